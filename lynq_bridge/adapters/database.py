@@ -1,0 +1,133 @@
+"""Read a hub's rows through SQLAlchemy: MySQL (PyMySQL), PostgreSQL (psycopg 3), SQLite.
+
+One engine per datasource is kept for the life of the process, so connections are pooled and
+reused across syncs. A read is one ``SELECT`` of the mapped columns ordered by uid; it runs in
+autocommit mode and closes its connection, so no transaction stays open between syncs. Every
+driver or SQL failure becomes :class:`SourceUnavailable` naming the hub and the cause, with the
+password masked.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from lynq_bridge.config.models import LynqHub, MySQLSource, PostgreSQLSource, SQLiteSource
+from lynq_bridge.errors import SourceUnavailable
+
+CONNECT_TIMEOUT_SECONDS = 10  # a dead host fails the sync quickly; the next interval retries
+QUERY_TIMEOUT_SECONDS = 60  # generous for large views, short enough to keep the loop moving
+
+PasswordLookup = Callable[[str, str], str]  # (secret name, key) -> password
+
+
+@dataclass(frozen=True)
+class Query:
+    """The columns a hub reads: uid and activate first, then the extra variables."""
+
+    table: str
+    columns: tuple[str, ...]
+    variables: tuple[str, ...]  # names of the columns after uid and activate
+
+    @classmethod
+    def of(cls, hub: LynqHub) -> Query:
+        mappings = hub.spec.valueMappings
+        extras = dict(hub.spec.extraValueMappings)
+        if mappings.hostOrUrl:
+            extras = {"hostOrUrl": mappings.hostOrUrl, **extras}
+        return cls(
+            table=hub.spec.source.database.table,
+            columns=(mappings.uid, mappings.activate, *extras.values()),
+            variables=tuple(extras),
+        )
+
+    def statement(self) -> sa.Select[tuple[object, ...]]:
+        schema, _, name = self.table.rpartition(".")
+        table = sa.table(name, *(sa.column(c) for c in dict.fromkeys(self.columns)),
+                         schema=schema or None)
+        return sa.select(*(table.c[c] for c in self.columns)).order_by(table.c[self.columns[0]])
+
+
+def database_url(hub: LynqHub, password: PasswordLookup) -> URL:
+    """The SQLAlchemy URL of a hub's datasource (the password resolved from its Secret)."""
+    source = hub.spec.source.database
+    if isinstance(source, SQLiteSource):
+        return URL.create("sqlite", database=f"file:{source.path}?mode=ro", query={"uri": "true"})
+    secret = (
+        password(source.passwordRef.name, source.passwordRef.key) if source.passwordRef else None
+    )
+    driver = "mysql+pymysql" if isinstance(source, MySQLSource) else "postgresql+psycopg"
+    return URL.create(
+        driver,
+        username=source.username,
+        password=secret,
+        host=source.host,
+        port=source.port,
+        database=source.database,
+    )
+
+
+def _connect_args(source: MySQLSource | PostgreSQLSource | SQLiteSource) -> dict[str, object]:
+    if isinstance(source, MySQLSource):
+        return {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "read_timeout": QUERY_TIMEOUT_SECONDS,
+        }
+    if isinstance(source, PostgreSQLSource):
+        return {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "options": f"-c statement_timeout={QUERY_TIMEOUT_SECONDS * 1000}",
+        }
+    return {"timeout": CONNECT_TIMEOUT_SECONDS}
+
+
+class Datasources:
+    """The pooled engines of every hub, created on first use."""
+
+    def __init__(self, password: PasswordLookup) -> None:
+        self._password = password
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def _engine(self, hub: LynqHub) -> Engine:
+        source = hub.spec.source.database
+        url = database_url(hub, self._password)
+        key = url.render_as_string(hide_password=False)
+        with self._lock:
+            engine = self._engines.get(key)
+            if engine is None:
+                engine = sa.create_engine(
+                    url,
+                    connect_args=_connect_args(source),
+                    pool_pre_ping=True,
+                    isolation_level="AUTOCOMMIT",
+                )
+                self._engines[key] = engine
+            return engine
+
+    def fetch_records(self, hub: LynqHub) -> tuple[Query, list[Sequence[object]]]:
+        """All records of a hub's table or view, mapped columns only, ordered by uid."""
+        query = Query.of(hub)
+        where = f"hub {hub.metadata.namespace}/{hub.metadata.name}"
+        engine = self._engine(hub)
+        try:
+            with engine.connect() as connection:
+                records = [tuple(r) for r in connection.execute(query.statement())]
+        except SQLAlchemyError as exc:
+            shown = engine.url.render_as_string(hide_password=True)
+            cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise SourceUnavailable(
+                f"cannot read table {query.table} of {where} from {shown}: {cause}"
+            ) from exc
+        return query, records
+
+    def dispose(self) -> None:
+        with self._lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()

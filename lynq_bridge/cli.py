@@ -1,0 +1,104 @@
+"""The ``lynq-bridge`` command line: parse arguments, load config, call one function.
+
+Exit codes (SPEC §10): 0 success; 1 runtime failure or some rows/resources failed to render
+(everything else was still written); 2 invalid configuration or usage; 3 the deletion guard
+held removals. Errors are one sentence each; a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lynq_bridge import __version__, commands
+from lynq_bridge.config.loading import load_config
+from lynq_bridge.commands import EXIT_CONFIG, EXIT_FAILED
+from lynq_bridge.errors import BridgeError, ConfigError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lynq-bridge",
+        description="RecordOps through GitOps: render SQL rows into a Git repository.",
+    )
+    parser.add_argument("--version", action="version", version=f"lynq-bridge {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str, *, config: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text)
+        if config:
+            p.add_argument("--config", required=True, type=Path, help="config directory")
+        return p
+
+    demo = command("demo", "create a SQLite demo with a local Git remote and sync it", config=False)
+    demo.add_argument("--dir", type=Path, default=Path("lynq-demo"), help="where (default ./lynq-demo)")
+    command("validate", "check every config document; exit 0 or 2 listing all problems")
+    render = command("render", "write the tree a sync would commit under git.path, without Git")
+    render.add_argument("--out", required=True, type=Path, help="directory playing git.path")
+    render.add_argument("--allow-mass-delete", action="store_true", help="override the guard")
+    sync = command("sync", "sync every hub once: read, render, commit, push")
+    sync.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
+    sync.add_argument("--allow-mass-delete", action="store_true", help="override the guard")
+    run = command("run", "the daemon: sync each hub on its syncInterval until SIGTERM")
+    run.add_argument("--allow-mass-delete", action="store_true", help="override the guard")
+    command("crds", "print the CustomResourceDefinitions", config=False)
+    return parser
+
+
+def _setup_logging(debug: bool, json_lines: bool) -> None:
+    from lynq_bridge.logs import configure
+
+    configure(level=logging.DEBUG if debug else logging.INFO, json_lines=json_lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    _setup_logging(args.debug, args.log_json)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        _print_problems(str(exc))
+        return EXIT_CONFIG
+    except BridgeError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _print_problems(text: str) -> None:
+    lines = text.splitlines()
+    if len(lines) == 1:
+        print(f"error: {lines[0]}", file=sys.stderr)
+        return
+    print(f"error: {len(lines)} configuration problems:", file=sys.stderr)
+    for line in lines:
+        print(f"  - {line}", file=sys.stderr)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        return commands.demo(args.dir)
+    if args.command == "crds":
+        return commands.crds()
+    config = load_config(args.config)
+    if args.command == "validate":
+        return commands.validate(config)
+    if args.command == "render":
+        return commands.render(config, args.out, allow_mass_delete=args.allow_mass_delete)
+    if args.command == "sync":
+        return commands.sync_once(config, allow_mass_delete=args.allow_mass_delete)
+    if args.command == "run":
+        return commands.run(config, allow_mass_delete=args.allow_mass_delete)
+    raise ConfigError(f"unknown command {args.command}")

@@ -1,0 +1,122 @@
+"""What each CLI command does, one function each, returning the exit code.
+
+Kept apart from ``cli.py`` so that argument parsing stays free of behaviour, and apart from
+``sync.py`` so that printing stays out of the sync pass.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from lynq_bridge.adapters.gitstore import init_bare_remote, read_remote_log
+from lynq_bridge.config.loading import Config, load_config
+from lynq_bridge.sync import Compiled, HubResult, Syncer, render_directory
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_HELD = 0, 1, 2, 3
+
+
+def exit_code(results: Sequence[HubResult]) -> int:
+    """1 if any hub failed or rendered with errors, else 3 if removals were held, else 0."""
+    if any(r.failure or r.errors for r in results):
+        return EXIT_FAILED
+    if any(r.held for r in results):
+        return EXIT_HELD
+    return EXIT_OK
+
+
+def _progress(done: int, total: int) -> None:
+    end = "\n" if done == total else ""
+    print(f"\rrendered {done}/{total} nodes", end=end, file=sys.stderr, flush=True)
+
+
+def _summary(results: Sequence[HubResult]) -> None:
+    for r in results:
+        if r.failure:
+            print(f"{r.hub}: FAILED: {r.failure}")
+            continue
+        state = f"commit {r.commit[:12]}" if r.commit else "no change"
+        print(
+            f"{r.hub}: {state}; rows {r.rows}, nodes {r.nodes}, added {r.added}, "
+            f"updated {r.updated}, removed {r.removed}, held {r.held}, errors {len(r.errors)}"
+        )
+        for error in r.errors:
+            print(f"  error: {error}")
+        if r.held:
+            print(
+                f"  DeletionGuardTriggered: {r.held} node removal(s) held; "
+                "rerun with --allow-mass-delete if intended"
+            )
+
+
+def validate(config: Config) -> int:
+    compiled = Compiled(config)  # raises ConfigError listing every problem
+    for warning in compiled.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"config is valid: {len(config.hubs)} hub(s), {len(config.forms)} form(s), "
+        f"{len(compiled.warnings)} warning(s)"
+    )
+    return EXIT_OK
+
+
+def render(config: Config, out: Path, *, allow_mass_delete: bool) -> int:
+    results = render_directory(config, out, allow_mass_delete=allow_mass_delete)
+    _summary(results)
+    return exit_code(results)
+
+
+def sync_once(config: Config, *, allow_mass_delete: bool) -> int:
+    syncer = Syncer(config, allow_mass_delete=allow_mass_delete)
+    if sys.stderr.isatty():
+        syncer.progress = _progress
+    try:
+        results = syncer.sync_all()
+    finally:
+        syncer.close()
+    _summary(results)
+    return exit_code(results)
+
+
+def run(config: Config, *, allow_mass_delete: bool) -> int:
+    from lynq_bridge.daemon import DEFAULT_ADDRESS, run_daemon
+
+    run_daemon(config, allow_mass_delete=allow_mass_delete, address=DEFAULT_ADDRESS)
+    return EXIT_OK
+
+
+def crds() -> int:
+    from lynq_bridge.crds import render_crds
+
+    sys.stdout.write(render_crds())
+    return EXIT_OK
+
+
+def demo(directory: Path) -> int:
+    """Create a SQLite database, a config and a bare Git remote in ``directory``; sync once."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data = resources.files("lynq_bridge") / "demo_data"
+    config_dir = directory / "config"
+    config_dir.mkdir(exist_ok=True)
+    for name in ("lynq-bridge.yaml", "tenants.yaml"):
+        with resources.as_file(data / name) as source:
+            shutil.copyfile(source, config_dir / name)
+    database = directory / "tenants.db"
+    if not database.exists():
+        with sqlite3.connect(database) as connection:
+            connection.executescript((data / "tenants.sql").read_text(encoding="utf-8"))
+        connection.close()
+    remote = directory / "gitops.git"
+    init_bare_remote(remote)
+    config = load_config(config_dir)
+    code = sync_once(config, allow_mass_delete=False)
+    print()
+    print(read_remote_log(remote, config.bridge.spec.git.branch))
+    print(f"Demo in {directory}/: edit {database} (e.g. sqlite3 {database} \"UPDATE tenants SET")
+    print("replicas = 5 WHERE tenant_id = 'acme'\") and run it again, or sync with:")
+    print(f"  lynq-bridge sync --once --config {config_dir}")
+    return code

@@ -1,0 +1,190 @@
+"""Read a config directory into validated, immutable models.
+
+Every ``*.yaml``/``*.yml`` file below the directory is read in sorted order; each document is
+dispatched by ``kind``. Problems are collected, not raised one by one, so ``validate`` can list
+them all; each names the file, the document and the field. Relative paths inside a document are
+resolved against the directory of the file that contains them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from lynq_bridge.config.models import BridgeConfig, LynqForm, LynqHub, SQLiteSource
+from lynq_bridge.errors import ConfigError
+
+KINDS: dict[str, type[BaseModel]] = {
+    "BridgeConfig": BridgeConfig,
+    "LynqHub": LynqHub,
+    "LynqForm": LynqForm,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a config directory declares, validated and with absolute paths."""
+
+    directory: Path
+    bridge: BridgeConfig
+    hubs: tuple[LynqHub, ...]
+    forms: tuple[LynqForm, ...]
+    sources: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def forms_of(self, hub: LynqHub) -> tuple[LynqForm, ...]:
+        """The forms that name ``hub``, sorted by name."""
+        return tuple(
+            sorted(
+                (
+                    f
+                    for f in self.forms
+                    if f.spec.hubId == hub.metadata.name
+                    and f.metadata.namespace == hub.metadata.namespace
+                ),
+                key=lambda f: f.metadata.name,
+            )
+        )
+
+    def where(self, kind: str, namespace: str, name: str) -> str:
+        """``file, document N`` of an object, for messages."""
+        return self.sources.get((kind, namespace, name), "config")
+
+
+def _field_path(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _resolve(base: Path, value: str) -> str:
+    path = Path(os.path.expanduser(value))
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _absolute_paths(model: BaseModel, base: Path) -> BaseModel:
+    """Rewrite the relative paths a document may carry against its file's directory."""
+    if isinstance(model, BridgeConfig):
+        spec = model.spec
+        git = spec.git
+        updates: dict[str, Any] = {}
+        if git.url and "://" not in git.url and not git.url.startswith(("git@", "/")):
+            updates["url"] = _resolve(base, git.url)
+        if git.workDir:
+            updates["workDir"] = _resolve(base, git.workDir)
+        git = git.model_copy(update=updates)
+        secrets = _resolve(base, spec.secretsDir) if spec.secretsDir else None
+        return model.model_copy(
+            update={"spec": spec.model_copy(update={"git": git, "secretsDir": secrets})}
+        )
+    if isinstance(model, LynqHub) and isinstance(model.spec.source.sqlite, SQLiteSource):
+        source = model.spec.source
+        sqlite = source.sqlite.model_copy(  # type: ignore[union-attr]
+            update={"path": _resolve(base, source.sqlite.path)}  # type: ignore[union-attr]
+        )
+        return model.model_copy(
+            update={
+                "spec": model.spec.model_copy(
+                    update={"source": source.model_copy(update={"sqlite": sqlite})}
+                )
+            }
+        )
+    return model
+
+
+def _documents(path: Path, problems: list[str]) -> list[tuple[int, Any]]:
+    try:
+        return list(enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8")), start=1))
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: cannot be read: {exc}")
+    except yaml.YAMLError as exc:
+        problems.append(f"{path}: is not valid YAML: {str(exc).splitlines()[0]}")
+    return []
+
+
+def config_files(directory: Path) -> list[Path]:
+    """The YAML files of a config directory, in a stable order."""
+    return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_config(directory: Path | str) -> Config:
+    """Load and validate a config directory; raise one ConfigError listing every problem."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ConfigError(f"config directory {root} does not exist")
+    problems: list[str] = []
+    bridges: list[BridgeConfig] = []
+    hubs: dict[tuple[str, str], LynqHub] = {}
+    forms: dict[tuple[str, str], LynqForm] = {}
+    sources: dict[tuple[str, str, str], str] = {}
+    for path in config_files(root):
+        shown = path.relative_to(root)
+        for index, document in _documents(path, problems):
+            if document is None:
+                continue
+            where = f"{shown}, document {index}"
+            if not isinstance(document, dict):
+                problems.append(f"{where}: is not a mapping")
+                continue
+            kind = document.get("kind")
+            model_type = KINDS.get(kind) if isinstance(kind, str) else None
+            if model_type is None:
+                problems.append(
+                    f'{where}: unknown kind "{kind}" (expected one of {", ".join(KINDS)})'
+                )
+                continue
+            name = (document.get("metadata") or {}).get("name", "?")
+            try:
+                model = model_type.model_validate(document)
+            except ValidationError as exc:
+                problems.extend(
+                    f"{where} ({kind} {name}): {_field_path(e['loc'])}: {_describe(e)}"
+                    for e in exc.errors()
+                )
+                continue
+            model = _absolute_paths(model, path.parent)
+            meta = model.metadata  # type: ignore[attr-defined]
+            key = (meta.namespace, meta.name)
+            sources[(kind, *key)] = where
+            if isinstance(model, BridgeConfig):
+                bridges.append(model)
+            elif isinstance(model, LynqHub | LynqForm):
+                registry: dict[tuple[str, str], Any] = hubs if isinstance(model, LynqHub) else forms
+                if key in registry:
+                    problems.append(f"{where}: {kind} {meta.namespace}/{meta.name} is declared twice")
+                registry[key] = model
+    if len(bridges) != 1:
+        problems.append(
+            f"{root}: expected exactly one BridgeConfig document, found {len(bridges)}"
+        )
+    for (namespace, name), form in sorted(forms.items()):
+        if (namespace, form.spec.hubId) not in hubs:
+            problems.append(
+                f"{sources[('LynqForm', namespace, name)]} (LynqForm {name}): spec.hubId: "
+                f'hub "{form.spec.hubId}" does not exist in namespace "{namespace}"'
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return Config(
+        directory=root.resolve(),
+        bridge=bridges[0],
+        hubs=tuple(hubs[k] for k in sorted(hubs)),
+        forms=tuple(forms[k] for k in sorted(forms)),
+        sources=sources,
+    )

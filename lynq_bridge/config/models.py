@@ -1,0 +1,444 @@
+"""pydantic models of the configuration documents: BridgeConfig, LynqHub, LynqForm, LynqNode.
+
+These models are the single source of truth for the field names (taken from the Go operator
+Lynq, ``operator.lynq.sh/v1``): the loader validates config files with them and ``crds/`` is
+generated from them, so the two cannot drift. Every model forbids unknown fields and is frozen:
+the core receives validated, immutable objects.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Letters, digits, `_` and `$`, with one optional `schema.` prefix (SPEC §3.2).
+SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}(\.[A-Za-z_][A-Za-z0-9_$]{0,63})?$")
+SQL_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")
+VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DURATION = re.compile(r"^[0-9]+(s|m|h)$")
+# A small JSONPath subset: `$.a.b`, `$.a[0]`, `$.a['x.y']`, `$.a[*]`.
+JSONPATH = re.compile(r"^\$((\.[A-Za-z0-9_-]+)|(\[[0-9]+\])|(\[\*\])|(\['[^'\]]+'\]))+$")
+
+RESERVED_VARIABLES = frozenset({"uid", "activate", "hubId", "templateRef", "hostOrUrl", "host"})
+
+
+class Model(BaseModel):
+    """Base: unknown fields are errors, objects are immutable after validation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ObjectMeta(Model):
+    """The part of Kubernetes metadata that a config document may carry."""
+
+    name: str
+    namespace: str = "default"
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if not DNS_LABEL.match(value):
+            raise ValueError(f'"{value}" is not a DNS-1123 label (lowercase a-z, 0-9 and "-")')
+        return value
+
+
+# --------------------------------------------------------------------------- BridgeConfig
+
+
+class GitAuthor(Model):
+    name: str = "lynq-bridge"
+    email: str = "lynq-bridge@localhost"
+
+
+class GitSigning(Model):
+    """Commit signing so that Argo CD / Flux can verify commits come from the bridge."""
+
+    format: Literal["openpgp", "ssh"]
+    key: str = Field(description="GPG key id, or the path of an SSH private key.")
+
+
+class GitSettings(Model):
+    url: str = Field(description="Remote to push to: a path, file://, https:// or ssh:// URL.")
+    branch: str = Field("main", description="Created if the remote has no such branch.")
+    path: str = Field("lynq", description="Managed output root inside the repository.")
+    author: GitAuthor = Field(default_factory=GitAuthor)
+    workDir: str | None = Field(
+        None,
+        description="Local mirror directory; default under $XDG_CACHE_HOME/lynq-bridge, "
+        "disposable because the remote is the only state.",
+    )
+    pushRetries: int = Field(
+        5, ge=1, le=50, description="Fetch-rebase-push attempts when someone else pushed."
+    )
+    signing: GitSigning | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _managed_path(cls, value: str) -> str:
+        parts = value.strip("/").split("/")
+        if not value.strip("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(
+                f'"{value}" must be a relative directory inside the repository, '
+                "not its root and without '.' or '..' segments"
+            )
+        if not all(re.match(r"^[A-Za-z0-9_.-]+$", p) for p in parts):
+            raise ValueError(f'"{value}" may only contain letters, digits, "_", "-", "." and "/"')
+        return "/".join(parts)
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", value) or ".." in value:
+            raise ValueError(f'"{value}" is not a valid branch name')
+        return value
+
+
+class DeletionGuard(Model):
+    maxDeletePercent: int = Field(
+        25,
+        ge=0,
+        le=100,
+        description="Largest share of a hub's nodes one sync may remove; above it the "
+        "removals are held. 25 lets ordinary churn through and stops a truncated table.",
+    )
+    allowMassDelete: bool = Field(False, description="Override the guard (like --allow-mass-delete).")
+
+
+class BridgeSpec(Model):
+    git: GitSettings
+    target: Literal["plain", "argocd", "flux", "both"] = "plain"
+    deletionGuard: DeletionGuard = Field(default_factory=DeletionGuard)
+    secretsDir: str | None = Field(
+        None, description="Mounted Secret volumes: <secretsDir>/<name>/<key> holds a password."
+    )
+    strictSecrets: bool = Field(
+        False, description="Make literal Secret data in a form an error instead of a warning."
+    )
+
+
+class BridgeConfig(Model):
+    apiVersion: Literal["bridge.lynq.sh/v1alpha1"]
+    kind: Literal["BridgeConfig"]
+    metadata: ObjectMeta
+    spec: BridgeSpec
+
+
+# --------------------------------------------------------------------------------- LynqHub
+
+
+class SecretKeyRef(Model):
+    name: str
+    key: str
+
+
+class _DatabaseSource(Model):
+    table: str = Field(description="Table or view; letters, digits, _ and $, optional schema.")
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        if not SQL_IDENTIFIER.match(value):
+            raise ValueError(
+                f'"{value}" is not a plain table name (letters, digits, "_", "$" and one '
+                'optional "schema." prefix)'
+            )
+        return value
+
+
+class MySQLSource(_DatabaseSource):
+    host: str
+    port: int = Field(3306, ge=1, le=65535)
+    username: str
+    passwordRef: SecretKeyRef | None = None
+    database: str
+
+
+class PostgreSQLSource(_DatabaseSource):
+    host: str
+    port: int = Field(5432, ge=1, le=65535)
+    username: str
+    passwordRef: SecretKeyRef | None = None
+    database: str
+    schema_: str = Field("public", alias="schema")
+
+
+class SQLiteSource(_DatabaseSource):
+    path: str = Field(description="Database file, relative to the config file that names it.")
+
+
+class HubSource(Model):
+    type: Literal["mysql", "postgresql", "sqlite"]
+    syncInterval: str = Field("30s", description="How often the hub is synced: ^[0-9]+(s|m|h)$.")
+    mysql: MySQLSource | None = None
+    postgresql: PostgreSQLSource | None = None
+    sqlite: SQLiteSource | None = None
+
+    @field_validator("syncInterval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        if not DURATION.match(value) or int(value[:-1]) == 0:
+            raise ValueError(f'"{value}" is not a positive duration like 30s, 5m or 1h')
+        return value
+
+    @model_validator(mode="after")
+    def _one_block(self) -> HubSource:
+        present = [n for n in ("mysql", "postgresql", "sqlite") if getattr(self, n) is not None]
+        if present != [self.type]:
+            raise ValueError(
+                f'type is "{self.type}", so exactly the "{self.type}" block must be set '
+                f"(found: {', '.join(present) or 'none'})"
+            )
+        return self
+
+    @property
+    def interval_seconds(self) -> int:
+        return int(self.syncInterval[:-1]) * {"s": 1, "m": 60, "h": 3600}[self.syncInterval[-1]]
+
+    @property
+    def database(self) -> MySQLSource | PostgreSQLSource | SQLiteSource:
+        block = getattr(self, self.type)
+        assert block is not None  # guaranteed by _one_block
+        return block  # type: ignore[no-any-return]
+
+
+class ValueMappings(Model):
+    uid: str
+    activate: str
+    hostOrUrl: str | None = Field(None, description="Deprecated in Lynq; yields hostOrUrl and host.")
+
+    @field_validator("uid", "activate", "hostOrUrl")
+    @classmethod
+    def _column(cls, value: str | None) -> str | None:
+        if value is not None and not SQL_COLUMN.match(value):
+            raise ValueError(f'"{value}" is not a plain column name')
+        return value
+
+
+class HubSpec(Model):
+    source: HubSource
+    valueMappings: ValueMappings
+    extraValueMappings: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("extraValueMappings")
+    @classmethod
+    def _extras(cls, value: dict[str, str]) -> dict[str, str]:
+        for variable, column in value.items():
+            if not VARIABLE.match(variable):
+                raise ValueError(f'variable "{variable}" is not a valid template variable name')
+            if variable in RESERVED_VARIABLES:
+                raise ValueError(f'variable "{variable}" is reserved')
+            if not SQL_COLUMN.match(column):
+                raise ValueError(f'column "{column}" of variable "{variable}" is not plain')
+        return value
+
+
+class Condition(Model):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    lastTransitionTime: str
+    observedGeneration: int | None = None
+
+
+class HubStatus(Model):
+    """Roll-up written by the status reporter."""
+
+    observedGeneration: int | None = None
+    desired: int = 0
+    ready: int = 0
+    failed: int = 0
+    referencingTemplates: list[str] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class LynqHub(Model):
+    apiVersion: Literal["operator.lynq.sh/v1"]
+    kind: Literal["LynqHub"]
+    metadata: ObjectMeta
+    spec: HubSpec
+    status: HubStatus | None = None
+
+
+# -------------------------------------------------------------------------------- LynqForm
+
+
+class ResourceEntry(Model):
+    """One resource of a form; every string in ``spec`` is a template."""
+
+    id: str = Field(min_length=1)
+    spec: dict[str, Any]
+    nameTemplate: str | None = None
+    targetNamespace: str | None = None
+    labelsTemplate: dict[str, str] = Field(default_factory=dict)
+    annotationsTemplate: dict[str, str] = Field(default_factory=dict)
+    dependIds: list[str] = Field(default_factory=list)
+    waitForReady: bool = True
+    timeoutSeconds: int = Field(300, ge=1, le=3600)
+    skipOnDependencyFailure: bool = True
+    creationPolicy: Literal["WhenNeeded", "Once"] = "WhenNeeded"
+    deletionPolicy: Literal["Delete", "Retain"] = "Delete"
+    conflictPolicy: Literal["Stuck", "Force"] = "Stuck"
+    patchStrategy: Literal["apply", "merge", "replace"] = "apply"
+    ignoreFields: list[str] = Field(default_factory=list)
+    includeWhen: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", value):
+            raise ValueError(f'"{value}" is not a valid id (letters, digits, "_", "-", ".")')
+        return value
+
+    @field_validator("spec")
+    @classmethod
+    def _manifest(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in ("apiVersion", "kind"):
+            if not isinstance(value.get(key), str) or not value[key]:
+                raise ValueError(f"the manifest needs a string {key}")
+        return value
+
+    @field_validator("ignoreFields")
+    @classmethod
+    def _jsonpath(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not JSONPATH.match(path):
+                raise ValueError(f'"{path}" is not a JSONPath like $.spec.replicas')
+        return value
+
+
+RESOURCE_ARRAYS = (
+    "serviceAccounts",
+    "deployments",
+    "statefulSets",
+    "daemonSets",
+    "services",
+    "ingresses",
+    "configMaps",
+    "secrets",
+    "persistentVolumeClaims",
+    "jobs",
+    "cronJobs",
+    "podDisruptionBudgets",
+    "networkPolicies",
+    "horizontalPodAutoscalers",
+    "namespaces",
+    "manifests",
+)
+
+Resources = Annotated[list[ResourceEntry], Field(default_factory=list)]
+
+
+class Rollout(Model):
+    maxSkew: int = Field(0, ge=0, description="Nodes of one form updating at once; 0 = unlimited.")
+
+
+class FormSpec(Model):
+    hubId: str = Field(min_length=1)
+    rollout: Rollout = Field(default_factory=Rollout)
+    serviceAccounts: Resources
+    deployments: Resources
+    statefulSets: Resources
+    daemonSets: Resources
+    services: Resources
+    ingresses: Resources
+    configMaps: Resources
+    secrets: Resources
+    persistentVolumeClaims: Resources
+    jobs: Resources
+    cronJobs: Resources
+    podDisruptionBudgets: Resources
+    networkPolicies: Resources
+    horizontalPodAutoscalers: Resources
+    namespaces: Resources
+    manifests: Resources
+
+    def resources(self) -> list[ResourceEntry]:
+        """All entries in the fixed order of the arrays, then as listed."""
+        return [entry for name in RESOURCE_ARRAYS for entry in getattr(self, name)]
+
+
+class FormStatus(Model):
+    """Roll-up written by the status reporter."""
+
+    observedGeneration: int | None = None
+    totalNodes: int = 0
+    readyNodes: int = 0
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class LynqForm(Model):
+    apiVersion: Literal["operator.lynq.sh/v1"]
+    kind: Literal["LynqForm"]
+    metadata: ObjectMeta
+    spec: FormSpec
+    status: FormStatus | None = None
+
+
+# -------------------------------------------------------------------------------- LynqNode
+
+
+class InventoryEntry(Model):
+    """One rendered child as the status reporter needs it (no DB, no re-rendering)."""
+
+    id: str
+    apiVersion: str
+    kind: str
+    namespace: str | None = Field(None, description="Absent for cluster-scoped kinds.")
+    name: str
+    dependIds: list[str] = Field(default_factory=list)
+    waitForReady: bool = True
+    timeoutSeconds: int = 300
+    skipOnDependencyFailure: bool = True
+    creationPolicy: Literal["WhenNeeded", "Once"] = "WhenNeeded"
+    deletionPolicy: Literal["Delete", "Retain"] = "Delete"
+    conflictPolicy: Literal["Stuck", "Force"] = "Stuck"
+    patchStrategy: Literal["apply", "merge", "replace"] = "apply"
+    hash: str = Field(description="sha256 of the rendered manifest, to date its readiness clock.")
+
+
+class NodeSpec(Model):
+    uid: str
+    templateRef: str
+    hubId: str
+    resources: list[InventoryEntry] = Field(default_factory=list)
+
+
+class ResourceState(Model):
+    """Per-resource state written by the status reporter (one entry per inventory entry)."""
+
+    id: str
+    state: Literal["Ready", "NotReady", "Failed", "Skipped", "Conflicted", "Missing"]
+    reason: str | None = Field(None, description="CamelCase cause of the state, e.g. Timeout.")
+    message: str = ""
+    since: str | None = Field(
+        None,
+        description="When the reporter started waiting for the current content to become ready "
+        "(first observation of this hash, or the moment its dependencies became ready or it lost "
+        "readiness); the timeout counts from here and survives reporter restarts.",
+    )
+    hash: str | None = Field(None, description="The inventory hash the state refers to.")
+
+
+class NodeStatus(Model):
+    observedGeneration: int | None = None
+    desiredResources: int = 0
+    readyResources: int = 0
+    failedResources: int = 0
+    skippedResources: int = 0
+    conflictedResources: int = 0
+    resources: list[ResourceState] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class LynqNode(Model):
+    apiVersion: Literal["operator.lynq.sh/v1"] = "operator.lynq.sh/v1"
+    kind: Literal["LynqNode"] = "LynqNode"
+    metadata: ObjectMeta
+    spec: NodeSpec
+    status: NodeStatus | None = None

@@ -1,0 +1,1 @@
+"""The pure core: rows -> rendered objects -> desired file tree -> change set (no I/O)."""

@@ -1,0 +1,114 @@
+"""Commit messages: a subject that summarises, a body for humans, trailers for queries.
+
+Git history is the audit log, so the trailers make it queryable::
+
+    git log --format=%H --grep='^Lynq-Nodes-Removed:.*\\bacme-web\\b'
+
+The bridge also reads its own trailers back: when the last commit that touched a hub records
+the same form revision and row snapshot without errors, nothing can have changed and the sync
+skips rendering (see ``sync.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lynq_bridge.core.planning import HubPlan
+
+BODY_LIMIT = 200  # body lines per section; the trailers always carry the full lists
+
+TRAILER_HUB = "Lynq-Hub"
+TRAILER_ADDED = "Lynq-Nodes-Added"
+TRAILER_UPDATED = "Lynq-Nodes-Updated"
+TRAILER_REMOVED = "Lynq-Nodes-Removed"
+TRAILER_HELD = "Lynq-Nodes-Held"
+TRAILER_FORMS = "Lynq-Form-Revision"
+TRAILER_SNAPSHOT = "Lynq-Snapshot"
+TRAILER_ERRORS = "Lynq-Render-Errors"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a sync's output depends on: the hub, its form revision and the rows read."""
+
+    hub: str  # namespace/name
+    form_revision: str
+    snapshot: str
+
+
+def _section(title: str, lines: list[str]) -> list[str]:
+    if not lines:
+        return []
+    shown = lines[:BODY_LIMIT]
+    if len(lines) > BODY_LIMIT:
+        shown.append(f"  … and {len(lines) - BODY_LIMIT} more (see the trailers)")
+    return [f"{title}:", *shown, ""]
+
+
+def commit_message(plan: HubPlan, stamp: Stamp, errors: list[str]) -> str:
+    """The full commit message of one hub sync."""
+    counts = [
+        f"{label} {n}"
+        for label, n in (
+            ("add", len(plan.added)),
+            ("update", len(plan.updated)),
+            ("remove", len(plan.removed)),
+        )
+        if n
+    ]
+    subject = f"lynq: {stamp.hub}: {', '.join(counts) or 'refresh'} node(s)"
+    nodes = plan.nodes
+    body: list[str] = []
+    body += _section(
+        "Added", [f"  - {n.name} (uid {n.uid}, form {n.form})" for n in plan.added]
+    )
+    body += _section(
+        "Updated",
+        [
+            f"  - {name} (uid {nodes[name].uid}, form {nodes[name].form}): "
+            f"{', '.join(ids) or 'node metadata'}"
+            for name, ids in sorted(plan.updated.items())
+        ],
+    )
+    body += _section("Removed", [f"  - {name}" for name in plan.removed])
+    body += _section(
+        "Held by the deletion guard (rerun with --allow-mass-delete to remove)",
+        [f"  - {name}" for name in plan.held],
+    )
+    body += _section("Render errors (previous files kept)", [f"  - {e}" for e in errors])
+    trailers = {
+        TRAILER_HUB: stamp.hub,
+        TRAILER_ADDED: ", ".join(n.name for n in plan.added),
+        TRAILER_UPDATED: ", ".join(sorted(plan.updated)),
+        TRAILER_REMOVED: ", ".join(plan.removed),
+        TRAILER_HELD: ", ".join(plan.held),
+        TRAILER_FORMS: stamp.form_revision,
+        TRAILER_SNAPSHOT: stamp.snapshot,
+        TRAILER_ERRORS: str(len(errors)),
+    }
+    lines = [f"{k}: {v}" if v else f"{k}:" for k, v in trailers.items()]
+    return "\n".join([subject, "", *body, *lines]) + "\n"
+
+
+def parse_trailers(message: str) -> dict[str, str]:
+    """The ``Key: value`` trailers of the last paragraph of a commit message."""
+    paragraphs = message.strip().split("\n\n")
+    out: dict[str, str] = {}
+    for line in paragraphs[-1].splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.startswith("Lynq-"):
+            out[key] = value.strip()
+    return out
+
+
+def is_settled(message: str, stamp: Stamp) -> bool:
+    """True when ``message`` is our commit for exactly ``stamp`` with nothing left pending."""
+    trailers: Mapping[str, str] = parse_trailers(message)
+    return (
+        trailers.get(TRAILER_HUB) == stamp.hub
+        and trailers.get(TRAILER_FORMS) == stamp.form_revision
+        and trailers.get(TRAILER_SNAPSHOT) == stamp.snapshot
+        and trailers.get(TRAILER_ERRORS) == "0"
+        and not trailers.get(TRAILER_HELD)
+    )

@@ -1,0 +1,315 @@
+"""Render rows × forms into children: manifests, file names and inventory entries.
+
+A render error is isolated to its resource: it is recorded per node with a message naming the
+resource, node, hub and uid, dependents are skipped per ``skipOnDependencyFailure``, and every
+other resource and node renders normally. Row values are data: they are passed to templates as
+variables and never rendered themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lynq_bridge.config.models import InventoryEntry, LynqHub
+from lynq_bridge.core import naming
+from lynq_bridge.core.forms import CompiledForm, CompiledResource, Constant, Mapping_, Sequence_, Text, Tree
+from lynq_bridge.core.functions import FILTERS
+from lynq_bridge.core.rows import Row
+from lynq_bridge.core.templating import CompiledTemplate, TemplateError
+from lynq_bridge.core.yamltext import dump_manifest
+
+LABEL_NODE = "lynq.sh/node"
+LABEL_NODE_NAMESPACE = "lynq.sh/node-namespace"
+LABEL_HUB = "lynq.sh/hub"
+LABEL_UID = "lynq.sh/uid"
+LABEL_FORM = "lynq.sh/form"
+ANNOTATION_DELETION_POLICY = "lynq.sh/deletion-policy"
+
+_to_bool = FILTERS["bool"]
+_to_host = FILTERS["toHost"]
+
+
+class Target(Protocol):
+    """What a GitOps target renderer adds to children (see ``renderers/``)."""
+
+    def decorate_child(self, manifest: dict[str, Any], entry: InventoryEntry, depth: int) -> None:
+        """Add engine annotations to a rendered child, in place."""
+
+
+@dataclass(frozen=True)
+class Child:
+    """One rendered object of a node."""
+
+    entry: InventoryEntry
+    depth: int
+    file: str
+    content: bytes
+
+
+@dataclass
+class NodeRender:
+    """The outcome of one (row × form)."""
+
+    name: str
+    uid: str
+    form: str
+    children: list[Child] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # id -> message
+    skipped: dict[str, str] = field(default_factory=dict)  # id -> message
+
+    @property
+    def errors(self) -> list[str]:
+        return [*self.failed.values(), *self.skipped.values()]
+
+
+@dataclass
+class HubRender:
+    """Every node of one hub plus the per-row errors that kept a node from rendering."""
+
+    nodes: dict[str, NodeRender] = field(default_factory=dict)
+    row_errors: list[str] = field(default_factory=list)
+    blocked_nodes: set[str] = field(default_factory=set)  # names whose files must be kept as is
+
+    @property
+    def error_count(self) -> int:
+        return len(self.row_errors) + sum(len(n.failed) for n in self.nodes.values())
+
+
+class _Failure(Exception):
+    """A resource-level problem, already worded as its cause."""
+
+
+def _render_text(template: CompiledTemplate, variables: Mapping[str, str], keep: bool) -> Any:
+    try:
+        return template.render(variables) if keep else template.render_typed(variables)
+    except TemplateError as exc:
+        raise _Failure(str(exc)) from exc
+
+
+def _render_tree(tree: Tree, variables: Mapping[str, str]) -> Any:
+    if isinstance(tree, Constant):
+        return tree.value
+    if isinstance(tree, Text):
+        return _render_text(tree.template, variables, tree.keep_string)
+    if isinstance(tree, Mapping_):
+        return {k: _render_tree(v, variables) for k, v in tree.items}
+    if isinstance(tree, Sequence_):
+        return [_render_tree(v, variables) for v in tree.items]
+    raise AssertionError(tree)
+
+
+def _render_map(
+    pairs: Sequence[tuple[str, CompiledTemplate]], variables: Mapping[str, str]
+) -> dict[str, str]:
+    return {k: str(_render_text(t, variables, True)) for k, t in pairs}
+
+
+def _string_map(value: Any, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise _Failure(f"metadata.{what} must be a map of strings")
+    return dict(value)
+
+
+@dataclass(frozen=True)
+class _NodeContext:
+    hub: LynqHub
+    node: str
+    uid: str
+    variables: Mapping[str, str]
+
+
+def _render_child(
+    resource: CompiledResource, ctx: _NodeContext, target: Target
+) -> tuple[dict[str, Any], InventoryEntry]:
+    entry = resource.entry
+    variables = ctx.variables
+    manifest = _render_tree(resource.spec, variables)
+    if not isinstance(manifest, dict):
+        raise _Failure("the manifest is not a mapping")
+    manifest = dict(manifest)
+    api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str) or not kind:
+        raise _Failure("apiVersion and kind must render to non-empty strings")
+    metadata = manifest.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise _Failure("metadata is not a mapping")
+    metadata = dict(metadata)
+    name = (
+        _render_text(resource.name, variables, True) if resource.name else metadata.get("name")
+    )
+    if not isinstance(name, str) or not name:
+        raise _Failure("the object has no name (set nameTemplate or spec.metadata.name)")
+    if not naming.is_dns_subdomain(name) or (kind == "Namespace" and not naming.is_dns_label(name)):
+        raise _Failure(f'name "{name}" is not a valid Kubernetes object name')
+    namespace: str | None = None
+    if not naming.is_cluster_scoped(kind):
+        if resource.namespace is not None:
+            namespace = str(_render_text(resource.namespace, variables, True))
+        else:
+            namespace = metadata.get("namespace") or ctx.hub.metadata.namespace
+        if not isinstance(namespace, str) or not naming.is_dns_label(namespace):
+            raise _Failure(f'namespace "{namespace}" is not a valid namespace name')
+    labels = _string_map(metadata.get("labels"), "labels")
+    labels.update(_render_map(resource.labels, variables))
+    labels.update(
+        {
+            LABEL_NODE: ctx.node,
+            LABEL_NODE_NAMESPACE: ctx.hub.metadata.namespace,
+            LABEL_HUB: ctx.hub.metadata.name,
+        }
+    )
+    if naming.is_label_value(ctx.uid):
+        labels[LABEL_UID] = ctx.uid
+    for key, value in labels.items():
+        if not naming.is_label_value(value):
+            raise _Failure(f'label {key} value "{value}" is not a valid label value')
+    annotations = _string_map(metadata.get("annotations"), "annotations")
+    annotations.update(_render_map(resource.annotations, variables))
+    annotations[ANNOTATION_DELETION_POLICY] = entry.deletionPolicy
+    metadata.update(name=name, labels=labels, annotations=annotations)
+    if namespace is None:
+        metadata.pop("namespace", None)
+    else:
+        metadata["namespace"] = namespace
+    manifest["metadata"] = metadata
+    inventory = InventoryEntry(
+        id=entry.id,
+        apiVersion=api_version,
+        kind=kind,
+        namespace=namespace,
+        name=name,
+        dependIds=list(entry.dependIds),
+        waitForReady=entry.waitForReady,
+        timeoutSeconds=entry.timeoutSeconds,
+        skipOnDependencyFailure=entry.skipOnDependencyFailure,
+        creationPolicy=entry.creationPolicy,
+        deletionPolicy=entry.deletionPolicy,
+        conflictPolicy=entry.conflictPolicy,
+        patchStrategy=entry.patchStrategy,
+        hash="",
+    )
+    target.decorate_child(manifest, inventory, resource.depth)
+    return manifest, inventory
+
+
+def node_variables(hub: LynqHub, form: CompiledForm, row: Row) -> dict[str, str]:
+    """The template variables of one (row × form): the row's plus hubId and templateRef."""
+    variables = dict(row.variables)
+    if "hostOrUrl" in variables:
+        variables["host"] = str(_to_host(variables["hostOrUrl"]))
+    variables["hubId"] = hub.metadata.name
+    variables["templateRef"] = form.name
+    return variables
+
+
+def render_node(hub: LynqHub, form: CompiledForm, row: Row, target: Target) -> NodeRender:
+    """Render every resource of ``form`` for ``row`` (the node name must be valid)."""
+    name = naming.node_name(row.uid, form.name)
+    out = NodeRender(name=name, uid=row.uid, form=form.name)
+    ctx = _NodeContext(hub, name, row.uid, node_variables(hub, form, row))
+    where = f"node {name} (hub {hub.metadata.name}, uid {row.uid})"
+    excluded: set[str] = set()
+    files: dict[str, str] = {}
+    for resource in form.resources:
+        rid = resource.entry.id
+        broken = [d for d in resource.entry.dependIds if d in out.failed or d in out.skipped]
+        if broken and resource.entry.skipOnDependencyFailure:
+            out.skipped[rid] = (
+                f'skipped resource "{rid}" of {where}: dependency "{broken[0]}" failed'
+            )
+            continue
+        try:
+            if resource.include_when is not None:
+                flag = _render_text(resource.include_when, ctx.variables, True)
+                if not _to_bool(flag):
+                    excluded.add(rid)
+                    continue
+            manifest, entry = _render_child(resource, ctx, target)
+            file = naming.child_file_name(entry.kind, entry.namespace, entry.name)
+            if file in files:
+                raise _Failure(
+                    f'it renders the same object ({entry.kind} {entry.name}) as resource '
+                    f'"{files[file]}"'
+                )
+        except _Failure as exc:
+            out.failed[rid] = f'failed to render resource "{rid}" of {where}: {exc}'
+            continue
+        files[file] = rid
+        content = dump_manifest(manifest).encode()
+        entry = entry.model_copy(update={"hash": hashlib.sha256(content).hexdigest()})
+        out.children.append(Child(entry=entry, depth=resource.depth, file=file, content=content))
+    return out
+
+
+def render_hub(
+    hub: LynqHub,
+    forms: Sequence[CompiledForm],
+    rows: Sequence[Row],
+    target: Target,
+    *,
+    cache: dict[Any, NodeRender] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> HubRender:
+    """Render every (active row × form) of a hub.
+
+    Unusable uids, duplicate uids and colliding node names are per-row errors that leave the
+    other rows untouched. ``cache`` (kept by the daemon between syncs of one hub and one form
+    revision) maps a row's values and a form's fingerprint to its previous render, so unchanged
+    rows are not re-rendered; it is left holding only the entries this render used.
+    ``progress(done, total)`` is called every few hundred nodes.
+    """
+    out = HubRender()
+    hub_name = hub.metadata.name
+    seen: set[str] = set()
+    owners: dict[str, list[tuple[str, str]]] = {}
+    unique: list[Row] = []
+    for row in rows:
+        if row.uid in seen:
+            out.row_errors.append(
+                f'duplicate uid "{row.uid}" in hub {hub_name}: the first row in uid order is used'
+            )
+            continue
+        seen.add(row.uid)
+        unique.append(row)
+    for row in unique:
+        for form in forms:
+            problem = naming.uid_problem(row.uid, form.name)
+            if problem:
+                out.row_errors.append(
+                    f'row with uid "{row.uid}" of hub {hub_name} cannot form a node with form '
+                    f"{form.name}: {problem}"
+                )
+                continue
+            owners.setdefault(naming.node_name(row.uid, form.name), []).append((row.uid, form.name))
+    by_uid = {row.uid: row for row in unique}
+    by_form = {form.name: form for form in forms}
+    used: dict[Any, NodeRender] = {}
+    for done, (name, pairs) in enumerate(sorted(owners.items()), start=1):
+        if progress is not None and done % 500 == 0:
+            progress(done, len(owners))
+        if len(pairs) > 1:
+            listed = " and ".join(f"(uid {u}, form {f})" for u, f in pairs)
+            out.row_errors.append(
+                f"node name {name} of hub {hub_name} is produced by {listed}; neither is rendered"
+            )
+            out.blocked_nodes.add(name)
+            continue
+        uid, form_name = pairs[0]
+        row, form = by_uid[uid], by_form[form_name]
+        key = (form.fingerprint, tuple(sorted(row.variables.items())))
+        node = cache.get(key) if cache is not None else None
+        if node is None:
+            node = render_node(hub, form, row, target)
+        used[key] = node
+        out.nodes[name] = node
+    if cache is not None:
+        cache.clear()
+        cache.update(used)
+    if progress is not None:
+        progress(len(owners), len(owners))
+    return out

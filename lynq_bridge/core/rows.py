@@ -1,0 +1,89 @@
+"""Rows as the core sees them: text values, the activation rule, and the snapshot hash.
+
+The database adapter hands over raw records (tuples of driver values); this module turns them
+into strings the same way for every database, so MySQL, PostgreSQL and SQLite rows with the same
+content render the same tree.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+# SPEC §4: exactly these texts activate a row; everything else (0, false, '', NULL, on, ' 1')
+# is inactive, the same as a deleted row.
+ACTIVE_VALUES = frozenset({"1", "true", "TRUE", "True", "yes", "YES", "Yes"})
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a hub: its uid and the template variables it provides."""
+
+    uid: str
+    variables: Mapping[str, str]
+
+
+def to_text(value: object) -> str:
+    """Stable text of a driver value; NULL becomes the empty string."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, decimal.Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        raw = bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(raw).decode("ascii")
+    return str(value)
+
+
+def is_active(text: str) -> bool:
+    """The activation rule of SPEC §4."""
+    return text in ACTIVE_VALUES
+
+
+def rows_from_records(
+    records: Iterable[Sequence[object]],
+    *,
+    columns: Sequence[str],
+) -> list[Row]:
+    """Active rows from records whose first two fields are uid and activate.
+
+    ``columns`` names the variables of the remaining fields, in order. Rows come back sorted by uid, then by their values, so the outcome
+    never depends on the database's collation or on the order of duplicates.
+    """
+    texts = sorted(tuple(to_text(v) for v in record) for record in records)
+    rows: list[Row] = []
+    for values in texts:
+        uid, activate, *extras = values
+        if not is_active(activate):
+            continue
+        variables = {"uid": uid, "activate": activate}
+        variables.update(zip(columns, extras, strict=True))
+        rows.append(Row(uid=uid, variables=variables))
+    return rows
+
+
+def snapshot_of(rows: Iterable[Row]) -> str:
+    """A short hash of the active rows as read, for the ``Lynq-Snapshot`` trailer."""
+    digest = hashlib.sha256()
+    for row in rows:
+        for key in sorted(row.variables):
+            digest.update(f"{key}\0{row.variables[key]}\0".encode())
+        digest.update(b"\1")
+    return digest.hexdigest()[:16]

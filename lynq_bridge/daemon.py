@@ -1,0 +1,111 @@
+"""``lynq-bridge run``: sync each hub on its ``syncInterval``, serve health and metrics.
+
+Scheduling uses the ``schedule`` package with a private scheduler. SIGTERM and SIGINT set a
+stop flag; the current hub sync finishes and the loop exits cleanly. A failing hub is logged
+and retried at its next interval; it never stops the daemon or the other hubs.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import schedule
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from lynq_bridge.config.loading import Config
+from lynq_bridge.config.models import LynqHub
+from lynq_bridge.metrics import Metrics
+from lynq_bridge.sync import Syncer
+
+log = logging.getLogger("lynq_bridge.daemon")
+
+DEFAULT_ADDRESS = ("0.0.0.0", 8080)  # the port the Dockerfile exposes and probes use
+
+
+class Daemon:
+    def __init__(self, config: Config, *, allow_mass_delete: bool = False) -> None:
+        self.syncer = Syncer(config, allow_mass_delete=allow_mass_delete)
+        self.metrics = Metrics()
+        self.stop = threading.Event()
+        self.scheduler = schedule.Scheduler()
+        self.ready = False
+        self.last_tick = time.monotonic()
+        self.max_interval = max(h.spec.source.interval_seconds for h in config.hubs) if config.hubs else 60
+
+    def _sync(self, hub: LynqHub) -> None:
+        if self.stop.is_set():
+            return
+        self.metrics.observe(self.syncer.sync_hub(hub))
+
+    def healthy(self) -> bool:
+        """The loop is turning (a hung database or Git call shows up here)."""
+        return time.monotonic() - self.last_tick < 3 * self.max_interval + 60
+
+    def run(self) -> None:
+        hubs = self.syncer.compiled.config.hubs
+        for hub in hubs:
+            self.scheduler.every(hub.spec.source.interval_seconds).seconds.do(self._sync, hub)
+        for hub in hubs:  # first pass right away, then on each interval
+            self._sync(hub)
+        self.ready = True
+        while not self.stop.is_set():
+            self.last_tick = time.monotonic()
+            self.scheduler.run_pending()
+            idle = self.scheduler.idle_seconds
+            self.stop.wait(min(max(idle or 1.0, 0.05), 1.0))
+        log.info("stopping: current step finished")
+
+    def close(self) -> None:
+        self.syncer.close()
+
+
+def serve(daemon: Daemon, address: tuple[str, int] = DEFAULT_ADDRESS) -> ThreadingHTTPServer:
+    """Start /healthz, /readyz and /metrics in a background thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                body, status, kind = generate_latest(daemon.metrics.registry), 200, CONTENT_TYPE_LATEST
+            elif self.path == "/healthz":
+                ok = daemon.healthy()
+                body, status, kind = (b"ok\n" if ok else b"stalled\n"), 200 if ok else 503, "text/plain"
+            elif self.path == "/readyz":
+                ok = daemon.ready
+                body, status, kind = (b"ok\n" if ok else b"starting\n"), 200 if ok else 503, "text/plain"
+            else:
+                body, status, kind = b"not found\n", 404, "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("http: " + format, *args)
+
+    server = ThreadingHTTPServer(address, Handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="endpoints").start()
+    return server
+
+
+def run_daemon(config: Config, *, allow_mass_delete: bool, address: tuple[str, int]) -> None:
+    daemon = Daemon(config, allow_mass_delete=allow_mass_delete)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s; finishing the current step", signal.Signals(signum).name)
+        daemon.stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    server = serve(daemon, address)
+    try:
+        daemon.run()
+    finally:
+        server.shutdown()
+        daemon.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)

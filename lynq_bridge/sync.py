@@ -1,0 +1,313 @@
+"""One sync pass of one hub: read → render → plan → commit → push.
+
+Straight-line on purpose; the decisions live in ``core`` and the I/O in ``adapters``. A hub
+whose source cannot be read changes nothing in Git; a render error in one resource is reported
+and everything else is committed; a rejected push is retried on top of the new remote head with
+the same rendered tree, never forced.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from lynq_bridge import __version__
+from lynq_bridge.adapters.database import Datasources
+from lynq_bridge.adapters.filetree import DirectoryTree
+from lynq_bridge.adapters.gitstore import GitStore
+from lynq_bridge.adapters.secrets import SecretsDirectory
+from lynq_bridge.config.loading import Config
+from lynq_bridge.config.models import LynqHub
+from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
+from lynq_bridge.core.messages import Stamp, commit_message, is_settled
+from lynq_bridge.core.planning import (
+    DeletionGuard,
+    HubPlan,
+    nodes_needing_history,
+    plan_hub,
+)
+from lynq_bridge.core.naming import NODE_FILE
+from lynq_bridge.core.rendering import HubRender, NodeRender, Target, render_hub
+from lynq_bridge.core.rows import rows_from_records, snapshot_of
+from lynq_bridge.errors import ConfigError, GitConflict, TemporaryError
+from renderers import target_for
+
+log = logging.getLogger("lynq_bridge.sync")
+
+
+@dataclass
+class HubResult:
+    """What one hub sync did, for logs, metrics and the exit code."""
+
+    hub: str
+    rows: int = 0
+    nodes: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    held: int = 0
+    commit: str | None = None
+    unchanged: bool = False
+    errors: list[str] = field(default_factory=list)
+    failure: str | None = None  # the hub could not be synced at all
+    seconds: float = 0.0
+
+
+def hub_key(hub: LynqHub) -> str:
+    return f"{hub.metadata.namespace}/{hub.metadata.name}"
+
+
+def default_work_dir(url: str, branch: str) -> Path:
+    """The mirror directory when ``git.workDir`` is not set (disposable cache)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    digest = hashlib.sha256(f"{url}\0{branch}".encode()).hexdigest()[:16]
+    return cache / "lynq-bridge" / "git" / digest
+
+
+class Compiled:
+    """A config with its forms compiled once (a ConfigError lists every problem)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        forms, problems, self.warnings = compile_forms(
+            config.forms, strict_secrets=config.bridge.spec.strictSecrets
+        )
+        if problems:
+            raise ConfigError("\n".join(problems))
+        self.target: Target = target_for(config.bridge.spec.target)
+        self._forms = forms
+
+    def forms_of(self, hub: LynqHub) -> list[CompiledForm]:
+        return [
+            self._forms[f"{f.metadata.namespace}/{f.metadata.name}"]
+            for f in self.config.forms_of(hub)
+        ]
+
+    def revision_of(self, hub: LynqHub) -> str:
+        """Everything besides the rows that the hub's output depends on."""
+        return fingerprint_of(
+            __version__,
+            self.config.bridge.spec.target,
+            self.config.bridge.spec.git.path,
+            hub.model_dump(mode="json", exclude={"status"}),
+            [f.fingerprint for f in self.forms_of(hub)],
+        )
+
+    def hub_dir(self, hub: LynqHub) -> str:
+        return f"{self.config.bridge.spec.git.path}/{hub.metadata.namespace}/{hub.metadata.name}"
+
+
+class Syncer:
+    """Syncs the hubs of one config; keeps database pools and the Git mirror open."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        allow_mass_delete: bool = False,
+        datasources: Datasources | None = None,
+    ) -> None:
+        self.compiled = Compiled(config)
+        spec = config.bridge.spec
+        self.guard = DeletionGuard(
+            spec.deletionGuard.maxDeletePercent,
+            allow_mass_delete or spec.deletionGuard.allowMassDelete,
+        )
+        self.datasources = datasources or Datasources(SecretsDirectory(spec.secretsDir))
+        work_dir = Path(spec.git.workDir) if spec.git.workDir else None
+        self.git = GitStore(spec.git, work_dir or default_work_dir(spec.git.url, spec.git.branch))
+        self.git.open()
+        # Per hub: (form revision, render cache) so the daemon re-renders only changed rows.
+        self._caches: dict[str, tuple[str, dict[Any, NodeRender]]] = {}
+        self.progress: Callable[[int, int], None] | None = None
+
+    def _cache(self, hub: LynqHub, revision: str) -> dict[Any, NodeRender]:
+        key = hub_key(hub)
+        cached = self._caches.get(key)
+        if cached is None or cached[0] != revision:
+            cached = (revision, {})
+            self._caches[key] = cached
+        return cached[1]
+
+    def close(self) -> None:
+        self.git.close()
+        self.datasources.dispose()
+
+    def sync_all(self) -> list[HubResult]:
+        return [self.sync_hub(hub) for hub in self.compiled.config.hubs]
+
+    def sync_hub(self, hub: LynqHub) -> HubResult:
+        started = time.monotonic()
+        result = HubResult(hub=hub_key(hub))
+        try:
+            self._sync(hub, result)
+        except TemporaryError as exc:
+            result.failure = str(exc)
+        result.seconds = time.monotonic() - started
+        _log_result(result)
+        return result
+
+    def _sync(self, hub: LynqHub, result: HubResult) -> None:
+        compiled = self.compiled
+        query, records = self.datasources.fetch_records(hub)
+        result.rows = len(records)
+        rows = rows_from_records(records, columns=query.variables)
+        stamp = Stamp(hub_key(hub), compiled.revision_of(hub), snapshot_of(rows))
+        hub_dir = compiled.hub_dir(hub)
+        head = self.git.fetch_head()
+        if is_settled(self.git.last_message(head.commit, hub_dir) or "", stamp):
+            # Same forms, same rows, and that commit had no errors or held removals: the
+            # output is byte-identical by construction, so rendering can be skipped.
+            result.unchanged = True
+            return
+        render = render_hub(
+            hub,
+            compiled.forms_of(hub),
+            rows,
+            compiled.target,
+            cache=self._cache(hub, stamp.form_revision),
+            progress=self.progress,
+        )
+        result.errors = render_errors(render)
+        result.nodes = len(render.nodes)
+        retries = compiled.config.bridge.spec.git.pushRetries
+        for _attempt in range(retries):
+            existing = self.git.list_tree(head.commit, hub_dir)
+            plan = plan_with_history(
+                hub,
+                render,
+                existing,
+                functools.partial(self.git.read_files, head.commit or ""),
+                hub_dir=hub_dir,
+                guard=self.guard,
+            )
+            _count(result, plan)
+            if not plan.changed:
+                result.unchanged = True
+                return
+            sha = self.git.commit(
+                head.commit,
+                writes={f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
+                deletes=[f"{hub_dir}/{p}" for p in plan.deletes],
+                message=commit_message(plan, stamp, result.errors),
+            )
+            if self.git.push(sha):
+                result.commit = sha
+                return
+            log.info("push of hub %s was rejected; rebasing on the new remote head", result.hub)
+            head = self.git.fetch_head()
+        raise GitConflict(
+            f"hub {result.hub}: the remote branch kept moving; gave up after {retries} attempts"
+        )
+
+
+def plan_with_history(
+    hub: LynqHub,
+    render: HubRender,
+    existing: Mapping[str, str],
+    read: Callable[[list[str]], dict[str, bytes]],
+    *,
+    hub_dir: str,
+    guard: DeletionGuard,
+) -> HubPlan:
+    """Plan a hub, reading the committed lynqnode.yaml of nodes with render errors."""
+    history = nodes_needing_history(render, existing)
+    previous = read([f"{hub_dir}/{n}/{NODE_FILE}" for n in history])
+    return plan_hub(
+        hub,
+        render,
+        existing,
+        previous_nodes={p.split("/")[-2]: c for p, c in previous.items()},
+        guard=guard,
+    )
+
+
+def render_directory(config: Config, out: Path, *, allow_mass_delete: bool = False) -> list[HubResult]:
+    """``render --out``: what a sync would commit, planned and written into ``out``."""
+    compiled = Compiled(config)
+    spec = config.bridge.spec
+    guard = DeletionGuard(
+        spec.deletionGuard.maxDeletePercent,
+        allow_mass_delete or spec.deletionGuard.allowMassDelete,
+    )
+    datasources = Datasources(SecretsDirectory(spec.secretsDir))
+    tree = DirectoryTree(out)
+    results = []
+    try:
+        for hub in config.hubs:
+            started = time.monotonic()
+            result = HubResult(hub=hub_key(hub))
+            try:
+                query, records = datasources.fetch_records(hub)
+            except TemporaryError as exc:
+                result.failure = str(exc)
+                results.append(result)
+                _log_result(result)
+                continue
+            rows = rows_from_records(records, columns=query.variables)
+            render = render_hub(hub, compiled.forms_of(hub), rows, compiled.target)
+            hub_dir = f"{hub.metadata.namespace}/{hub.metadata.name}"
+            plan = plan_with_history(
+                hub, render, tree.list_tree(hub_dir), tree.read_files, hub_dir=hub_dir, guard=guard
+            )
+            tree.apply(
+                {f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
+                [f"{hub_dir}/{p}" for p in plan.deletes],
+            )
+            result.rows, result.nodes = len(records), len(render.nodes)
+            result.errors = render_errors(render)
+            _count(result, plan)
+            result.seconds = time.monotonic() - started
+            _log_result(result)
+            results.append(result)
+    finally:
+        datasources.dispose()
+    return results
+
+
+def render_errors(render: HubRender) -> list[str]:
+    """Every per-row and per-resource error of a hub render, in a stable order."""
+    nodes: list[NodeRender] = [render.nodes[n] for n in sorted(render.nodes)]
+    return [*render.row_errors, *(e for node in nodes for e in node.errors)]
+
+
+def _count(result: HubResult, plan: HubPlan) -> None:
+    result.added = len(plan.added)
+    result.updated = len(plan.updated)
+    result.removed = len(plan.removed)
+    result.held = len(plan.held)
+
+
+def _log_result(result: HubResult) -> None:
+    if result.failure:
+        log.error("sync of hub %s failed: %s", result.hub, result.failure)
+        return
+    for error in result.errors:
+        log.warning("%s", error)
+    if result.held:
+        log.warning(
+            "DeletionGuardTriggered: hub %s would remove %d node(s); removals held",
+            result.hub,
+            result.held,
+        )
+    log.info(
+        "synced hub %s: rows=%d nodes=%d added=%d updated=%d removed=%d held=%d errors=%d "
+        "commit=%s seconds=%.3f",
+        result.hub,
+        result.rows,
+        result.nodes,
+        result.added,
+        result.updated,
+        result.removed,
+        result.held,
+        len(result.errors),
+        (result.commit or "none")[:12],
+        result.seconds,
+        extra={"hub": result.hub, "commit": result.commit},
+    )

@@ -1,0 +1,271 @@
+"""Git round trips through a real bare remote: SPEC §6 and the Git rows of §11.
+
+Rows live in SQLite here (the datasource tests cover MariaDB and PostgreSQL); what is under test
+is what lands on the remote branch and what does not.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bridge_harness import Bridge, SqliteDatabase, git
+
+NODE = "lynq/default/tenants/acme-web"
+ROWS = [
+    {"tenant_id": "acme", "active": "1", "domain": "https://acme.example.com/x", "plan": "pro", "replicas": 3},
+    {"tenant_id": "beta", "active": "yes", "domain": None, "plan": None, "replicas": None},
+    {"tenant_id": "gamma", "active": "0", "domain": "g.example.com", "plan": "pro", "replicas": 1},
+]
+
+
+@pytest.fixture
+def sqlite_db(sqlite_database: Path) -> SqliteDatabase:
+    return SqliteDatabase(sqlite_database)
+
+
+@pytest.fixture
+def bridge(tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any) -> Bridge:
+    create_tenants(sqlite_db, ROWS)
+    return Bridge(tmp_path, sqlite_db)
+
+
+def test_first_sync_creates_branch_with_one_commit_of_active_rows(bridge: Bridge) -> None:
+    assert bridge.sync() == 0
+    assert bridge.commits() == 1
+    assert bridge.nodes() == ["acme-web", "beta-web"]
+    files = bridge.files()
+    assert f"{NODE}/deployment_default_acme-app.yaml" in files
+    assert f"{NODE}/ingress_default_acme-web.yaml" in files
+    assert "lynq/default/tenants/beta-web/ingress_default_beta-web.yaml" not in files
+    assert all(f.startswith("lynq/default/tenants/") for f in files)
+    deployment = bridge.load(f"{NODE}/deployment_default_acme-app.yaml")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["metadata"]["labels"]["lynq.sh/node"] == "acme-web"
+    ingress = bridge.load(f"{NODE}/ingress_default_acme-web.yaml")
+    assert ingress["spec"]["rules"][0]["host"] == "acme.example.com"
+
+
+def test_second_sync_without_changes_makes_no_commit(bridge: Bridge) -> None:
+    assert bridge.sync() == 0
+    head = bridge.head()
+    assert bridge.sync() == 0
+    assert bridge.head() == head
+
+
+def test_inserted_row_adds_node_in_a_new_commit(bridge: Bridge, sqlite_db: SqliteDatabase) -> None:
+    bridge.sync()
+    sqlite_db.execute("INSERT INTO tenants (tenant_id, active) VALUES ('delta', 'true')")
+    assert bridge.sync() == 0
+    assert bridge.commits() == 2
+    assert "delta-web" in bridge.nodes()
+    message = bridge.message()
+    assert "Lynq-Nodes-Added: delta-web" in message
+    assert "Lynq-Hub: default/tenants" in message
+
+
+def test_updated_column_changes_only_that_nodes_files(bridge: Bridge, sqlite_db: SqliteDatabase) -> None:
+    bridge.sync()
+    sqlite_db.execute("UPDATE tenants SET replicas = 5 WHERE tenant_id = 'acme'")
+    assert bridge.sync() == 0
+    changed = git("--git-dir", str(bridge.remote), "diff", "--name-only", "HEAD~1", "HEAD").split()
+    assert changed == [f"{NODE}/deployment_default_acme-app.yaml", f"{NODE}/lynqnode.yaml"]
+    message = bridge.message()
+    assert "Lynq-Nodes-Updated: acme-web" in message
+    assert "acme-web (uid acme, form web): app" in message
+
+
+def test_deactivated_row_removes_node_files(tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any) -> None:
+    rows = [{"tenant_id": f"t{i}", "active": "1"} for i in range(5)]
+    create_tenants(sqlite_db, rows)
+    bridge = Bridge(tmp_path, sqlite_db)
+    bridge.sync()
+    sqlite_db.execute("UPDATE tenants SET active = '0' WHERE tenant_id = 't2'")
+    assert bridge.sync() == 0
+    assert "t2-web" not in bridge.nodes()
+    assert "Lynq-Nodes-Removed: t2-web" in bridge.message()
+    kustomization = bridge.load("lynq/default/tenants/kustomization.yaml")
+    assert kustomization["resources"] == ["t0-web", "t1-web", "t3-web", "t4-web"]
+
+
+def test_deleted_row_is_treated_like_inactive(tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any) -> None:
+    create_tenants(sqlite_db, [{"tenant_id": f"t{i}", "active": "1"} for i in range(5)])
+    bridge = Bridge(tmp_path, sqlite_db)
+    bridge.sync()
+    sqlite_db.execute("DELETE FROM tenants WHERE tenant_id = 't4'")
+    assert bridge.sync() == 0
+    assert bridge.nodes() == ["t0-web", "t1-web", "t2-web", "t3-web"]
+
+
+def test_emptied_table_holds_removals_with_exit_code_3(bridge: Bridge, sqlite_db: SqliteDatabase) -> None:
+    bridge.sync()
+    before = bridge.files()
+    sqlite_db.execute("DELETE FROM tenants")
+    assert bridge.sync() == 3
+    assert bridge.files() == before
+    assert bridge.sync("--allow-mass-delete") == 0
+    assert bridge.nodes() == []
+
+
+def test_guard_holds_removals_but_commits_additions(tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any) -> None:
+    create_tenants(sqlite_db, [{"tenant_id": f"t{i}", "active": "1"} for i in range(4)])
+    bridge = Bridge(tmp_path, sqlite_db)
+    bridge.sync()
+    sqlite_db.execute(
+        "UPDATE tenants SET active = '0' WHERE tenant_id IN ('t0', 't1')",
+        "INSERT INTO tenants (tenant_id, active) VALUES ('t9', '1')",
+    )
+    assert bridge.sync() == 3
+    assert bridge.nodes() == ["t0-web", "t1-web", "t2-web", "t3-web", "t9-web"]
+    message = bridge.message()
+    assert "Lynq-Nodes-Held: t0-web, t1-web" in message
+    assert "Lynq-Nodes-Added: t9-web" in message
+    kustomization = bridge.load("lynq/default/tenants/kustomization.yaml")
+    assert "t0-web" in kustomization["resources"]
+
+
+def test_files_outside_managed_path_are_never_touched(bridge: Bridge, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", str(bridge.remote), str(clone))
+    git("-C", str(clone), "checkout", "--quiet", "-b", "main")
+    (clone / "README.md").write_text("hand written\n")
+    (clone / "lynq-other").mkdir()
+    (clone / "lynq-other" / "x.yaml").write_text("a: 1\n")
+    git("-C", str(clone), "add", "-A")
+    git("-C", str(clone), "-c", "user.name=x", "-c", "user.email=x@x", "commit", "--quiet", "-m", "docs")
+    git("-C", str(clone), "push", "--quiet", "origin", "main")
+    assert bridge.sync() == 0
+    assert "README.md" in bridge.files() and "lynq-other/x.yaml" in bridge.files()
+    assert bridge.show("README.md") == "hand written\n"
+
+
+def test_rejected_push_rebases_onto_concurrent_commit(bridge: Bridge, sqlite_db: SqliteDatabase, tmp_path: Path) -> None:
+    bridge.sync()
+    # Someone else pushes between our fetch and our push: a pre-receive hook lets the first push
+    # through only after it has made a concurrent commit on the remote itself.
+    other = tmp_path / "other"
+    git("clone", "--quiet", str(bridge.remote), str(other))
+    (other / "NOTES.md").write_text("concurrent\n")
+    git("-C", str(other), "add", "-A")
+    git("-C", str(other), "-c", "user.name=x", "-c", "user.email=x@x", "commit", "--quiet", "-m", "other")
+    hook = bridge.remote / "hooks" / "pre-receive"
+    flag = tmp_path / "raced"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"if [ ! -e {flag} ]; then touch {flag}; "
+        f"cd {other} && env -u GIT_DIR -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY "
+        "-u GIT_ALTERNATE_OBJECT_DIRECTORIES git push --quiet origin HEAD:main; fi\n"
+    )
+    hook.chmod(0o755)
+    sqlite_db.execute("UPDATE tenants SET plan = 'enterprise' WHERE tenant_id = 'acme'")
+    assert bridge.sync() == 0
+    log = git("--git-dir", str(bridge.remote), "log", "--format=%s", "refs/heads/main").splitlines()
+    assert log[0].startswith("lynq: default/tenants: update 1")
+    assert log[1] == "other"
+    assert "NOTES.md" in bridge.files()
+    assert "enterprise" in bridge.show(f"{NODE}/deployment_default_acme-app.yaml")
+
+
+def test_failed_push_leaves_remote_unchanged_and_next_run_converges(bridge: Bridge, sqlite_db: SqliteDatabase) -> None:
+    bridge.sync()
+    head = bridge.head()
+    hook = bridge.remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'simulated crash' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    sqlite_db.execute("UPDATE tenants SET replicas = 7 WHERE tenant_id = 'acme'")
+    assert bridge.sync() == 1  # commit made locally, push refused: a crash between the two
+    assert bridge.head() == head
+    hook.unlink()
+    assert bridge.sync() == 0
+    assert bridge.load(f"{NODE}/deployment_default_acme-app.yaml")["spec"]["replicas"] == 7
+    assert bridge.commits() == 2
+
+
+def test_lost_work_dir_is_rebuilt_from_the_remote(bridge: Bridge) -> None:
+    bridge.sync()
+    head = bridge.head()
+    subprocess.run(["rm", "-rf", str(bridge.root / "work")], check=True)
+    assert bridge.sync() == 0
+    assert bridge.head() == head
+
+
+def test_render_error_keeps_the_committed_file_and_commits_the_rest(
+    bridge: Bridge, sqlite_db: SqliteDatabase
+) -> None:
+    bridge.sync()
+    before = bridge.show(f"{NODE}/service_default_acme-app.yaml")
+    form = (bridge.config / "form.yaml").read_text()
+    broken = form.replace("selector: {app: \"{{ uid }}\"}", "selector: {app: \"{{ uid }}{{ plann }}\"}")
+    assert broken != form
+    (bridge.config / "form.yaml").write_text(broken)
+    sqlite_db.execute("UPDATE tenants SET replicas = 4 WHERE tenant_id = 'acme'")
+    assert bridge.sync() == 1
+    assert bridge.show(f"{NODE}/service_default_acme-app.yaml") == before
+    assert bridge.load(f"{NODE}/deployment_default_acme-app.yaml")["spec"]["replicas"] == 4
+    assert f"{NODE}/ingress_default_acme-web.yaml" in bridge.files()  # skipped dependent kept
+    inventory = {e["id"] for e in bridge.load(f"{NODE}/lynqnode.yaml")["spec"]["resources"]}
+    assert inventory == {"app", "svc", "web"}
+    kustomization = bridge.load(f"{NODE}/kustomization.yaml")
+    assert "service_default_acme-app.yaml" in kustomization["resources"]
+    assert 'undefined variable "plann"' in bridge.message()
+
+
+def test_path_like_uid_is_a_row_error_and_writes_nothing_outside(
+    bridge: Bridge, sqlite_db: SqliteDatabase
+) -> None:
+    sqlite_db.execute(
+        "INSERT INTO tenants (tenant_id, active) VALUES ('../../etc', '1')",
+        "INSERT INTO tenants (tenant_id, active) VALUES ('Upper', '1')",
+    )
+    assert bridge.sync() == 1
+    assert bridge.nodes() == ["acme-web", "beta-web"]
+    assert all(f.startswith("lynq/default/tenants/") for f in bridge.files())
+    message = bridge.message()
+    assert 'uid "../../etc"' in message and 'uid "Upper"' in message
+
+
+def test_row_value_with_template_syntax_is_rendered_literally(bridge: Bridge, sqlite_db: SqliteDatabase) -> None:
+    sqlite_db.execute("UPDATE tenants SET plan = '{{ 7*7 }}' WHERE tenant_id = 'acme'")
+    assert bridge.sync() == 0
+    deployment = bridge.load(f"{NODE}/deployment_default_acme-app.yaml")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == "{{ 7*7 }}"
+
+
+def test_unreachable_database_changes_nothing_in_git(bridge: Bridge, sqlite_db: SqliteDatabase) -> None:
+    bridge.sync()
+    head = bridge.head()
+    Path(sqlite_db.database).rename(Path(sqlite_db.database + ".moved"))
+    sqlite_db.database  # noqa: B018 - the hub still points at the old path
+    assert bridge.sync() == 1
+    assert bridge.head() == head
+
+
+def test_commit_message_trailers_record_revision_and_snapshot(bridge: Bridge) -> None:
+    bridge.sync()
+    trailers = git(
+        "--git-dir", str(bridge.remote), "log", "-1", "--format=%(trailers:only,unfold)",
+        "refs/heads/main",
+    )
+    keys = [line.split(":")[0] for line in trailers.splitlines() if line]
+    for key in ("Lynq-Hub", "Lynq-Nodes-Added", "Lynq-Form-Revision", "Lynq-Snapshot"):
+        assert key in keys
+    author = git("--git-dir", str(bridge.remote), "log", "-1", "--format=%an <%ae>", "refs/heads/main")
+    assert author.strip() == "lynq-bridge <bridge@example.com>"
+
+
+def test_hand_edited_managed_file_is_restored(bridge: Bridge, tmp_path: Path) -> None:
+    bridge.sync()
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", str(bridge.remote), str(clone))
+    target = clone / NODE / "service_default_acme-app.yaml"
+    original = target.read_text()
+    target.write_text(original + "# edited by hand\n")
+    (clone / NODE / "stray.yaml").write_text("a: 1\n")
+    git("-C", str(clone), "add", "-A")
+    git("-C", str(clone), "-c", "user.name=x", "-c", "user.email=x@x", "commit", "--quiet", "-m", "edit")
+    git("-C", str(clone), "push", "--quiet", "origin", "main")
+    assert bridge.sync() == 0
+    assert bridge.show(f"{NODE}/service_default_acme-app.yaml") == original
+    assert f"{NODE}/stray.yaml" not in bridge.files()
