@@ -222,3 +222,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for fixture, marker in _SERVER_MARKERS.items():
             if fixture in fixtures:
                 item.add_marker(marker)
+
+
+@pytest.fixture(name="require_service")
+def require_service_fixture() -> Callable[[str, str], str]:
+    """``require_service(env_var, what)`` for tests that need one more variable."""
+    return require_service
