@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lynq_bridge import __version__, commands
-from lynq_bridge.config.loading import load_config
 from lynq_bridge.commands import EXIT_CONFIG, EXIT_FAILED
+from lynq_bridge.config.loading import load_config
 from lynq_bridge.errors import BridgeError, ConfigError
 
 
@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     demo = command("demo", "create a SQLite demo with a local Git remote and sync it", config=False)
-    demo.add_argument("--dir", type=Path, default=Path("lynq-demo"), help="where (default ./lynq-demo)")
+    demo.add_argument(
+        "--dir", type=Path, default=Path("lynq-demo"), help="where (default ./lynq-demo)"
+    )
     command("validate", "check every config document; exit 0 or 2 listing all problems")
     render = command("render", "write the tree a sync would commit under git.path, without Git")
     render.add_argument("--out", required=True, type=Path, help="directory playing git.path")

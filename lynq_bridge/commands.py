@@ -39,7 +39,10 @@ def _summary(results: Sequence[HubResult]) -> None:
         if r.failure:
             print(f"{r.hub}: FAILED: {r.failure}")
             continue
-        state = f"commit {r.commit[:12]}" if r.commit else "no change"
+        if r.commit:
+            state = f"commit {r.commit[:12]}"
+        else:
+            state = f"{r.written} file(s) written or removed" if r.written else "no change"
         print(
             f"{r.hub}: {state}; rows {r.rows}, nodes {r.nodes}, added {r.added}, "
             f"updated {r.updated}, removed {r.removed}, held {r.held}, errors {len(r.errors)}"
@@ -116,7 +119,7 @@ def demo(directory: Path) -> int:
     code = sync_once(config, allow_mass_delete=False)
     print()
     print(read_remote_log(remote, config.bridge.spec.git.branch))
-    print(f"Demo in {directory}/: edit {database} (e.g. sqlite3 {database} \"UPDATE tenants SET")
+    print(f'Demo in {directory}/: edit {database} (e.g. sqlite3 {database} "UPDATE tenants SET')
     print("replicas = 5 WHERE tenant_id = 'acme'\") and run it again, or sync with:")
     print(f"  lynq-bridge sync --once --config {config_dir}")
     return code

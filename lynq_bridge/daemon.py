@@ -35,7 +35,9 @@ class Daemon:
         self.scheduler = schedule.Scheduler()
         self.ready = False
         self.last_tick = time.monotonic()
-        self.max_interval = max(h.spec.source.interval_seconds for h in config.hubs) if config.hubs else 60
+        self.max_interval = (
+            max(h.spec.source.interval_seconds for h in config.hubs) if config.hubs else 60
+        )
 
     def _sync(self, hub: LynqHub) -> None:
         if self.stop.is_set():
@@ -70,13 +72,25 @@ def serve(daemon: Daemon, address: tuple[str, int] = DEFAULT_ADDRESS) -> Threadi
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
-                body, status, kind = generate_latest(daemon.metrics.registry), 200, CONTENT_TYPE_LATEST
+                body, status, kind = (
+                    generate_latest(daemon.metrics.registry),
+                    200,
+                    CONTENT_TYPE_LATEST,
+                )
             elif self.path == "/healthz":
                 ok = daemon.healthy()
-                body, status, kind = (b"ok\n" if ok else b"stalled\n"), 200 if ok else 503, "text/plain"
+                body, status, kind = (
+                    (b"ok\n" if ok else b"stalled\n"),
+                    200 if ok else 503,
+                    "text/plain",
+                )
             elif self.path == "/readyz":
                 ok = daemon.ready
-                body, status, kind = (b"ok\n" if ok else b"starting\n"), 200 if ok else 503, "text/plain"
+                body, status, kind = (
+                    (b"ok\n" if ok else b"starting\n"),
+                    200 if ok else 503,
+                    "text/plain",
+                )
             else:
                 body, status, kind = b"not found\n", 404, "text/plain"
             self.send_response(status)

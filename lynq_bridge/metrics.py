@@ -16,13 +16,20 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.hub_desired = Gauge("hub_desired", "Nodes rendered for the hub.", ["hub"], registry=r)
-        self.rows_read = Gauge("lynq_bridge_rows_read", "Rows read by the last sync.", ["hub"], registry=r)
+        self.rows_read = Gauge(
+            "lynq_bridge_rows_read", "Rows read by the last sync.", ["hub"], registry=r
+        )
         self.render_errors = Gauge(
-            "lynq_bridge_render_errors", "Row and resource render errors of the last sync.",
-            ["hub"], registry=r,
+            "lynq_bridge_render_errors",
+            "Row and resource render errors of the last sync.",
+            ["hub"],
+            registry=r,
         )
         self.sync_seconds = Histogram(
-            "lynq_bridge_sync_duration_seconds", "Duration of one hub sync.", ["hub"], registry=r,
+            "lynq_bridge_sync_duration_seconds",
+            "Duration of one hub sync.",
+            ["hub"],
+            registry=r,
             buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
         )
         self.syncs = Counter(
@@ -31,7 +38,9 @@ class Metrics:
         self.commits = Counter("lynq_bridge_commits_total", "Commits pushed.", ["hub"], registry=r)
         self.guard_trips = Counter(
             "lynq_bridge_deletion_guard_trips_total",
-            "Syncs whose removals the deletion guard held.", ["hub"], registry=r,
+            "Syncs whose removals the deletion guard held.",
+            ["hub"],
+            registry=r,
         )
 
     def observe(self, result: HubResult) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
 from lynq_bridge import __version__
 from lynq_bridge.adapters.database import Datasources
 from lynq_bridge.adapters.filetree import DirectoryTree
@@ -26,13 +27,13 @@ from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
 from lynq_bridge.core.messages import Stamp, commit_message, is_settled
+from lynq_bridge.core.naming import NODE_FILE
 from lynq_bridge.core.planning import (
     DeletionGuard,
     HubPlan,
     nodes_needing_history,
     plan_hub,
 )
-from lynq_bridge.core.naming import NODE_FILE
 from lynq_bridge.core.rendering import HubRender, NodeRender, Target, render_hub
 from lynq_bridge.core.rows import rows_from_records, snapshot_of
 from lynq_bridge.errors import ConfigError, GitConflict, TemporaryError
@@ -53,6 +54,7 @@ class HubResult:
     removed: int = 0
     held: int = 0
     commit: str | None = None
+    written: int = 0  # files written (render --out) or committed (sync)
     unchanged: bool = False
     errors: list[str] = field(default_factory=list)
     failure: str | None = None  # the hub could not be synced at all
@@ -228,7 +230,9 @@ def plan_with_history(
     )
 
 
-def render_directory(config: Config, out: Path, *, allow_mass_delete: bool = False) -> list[HubResult]:
+def render_directory(
+    config: Config, out: Path, *, allow_mass_delete: bool = False
+) -> list[HubResult]:
     """``render --out``: what a sync would commit, planned and written into ``out``."""
     compiled = Compiled(config)
     spec = config.bridge.spec
@@ -278,6 +282,7 @@ def render_errors(render: HubRender) -> list[str]:
 
 
 def _count(result: HubResult, plan: HubPlan) -> None:
+    result.written = len(plan.writes) + len(plan.deletes)
     result.added = len(plan.added)
     result.updated = len(plan.updated)
     result.removed = len(plan.removed)

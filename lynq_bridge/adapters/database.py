@@ -48,8 +48,9 @@ class Query:
 
     def statement(self) -> sa.Select[tuple[object, ...]]:
         schema, _, name = self.table.rpartition(".")
-        table = sa.table(name, *(sa.column(c) for c in dict.fromkeys(self.columns)),
-                         schema=schema or None)
+        table = sa.table(
+            name, *(sa.column(c) for c in dict.fromkeys(self.columns)), schema=schema or None
+        )
         return sa.select(*(table.c[c] for c in self.columns)).order_by(table.c[self.columns[0]])
 
 
@@ -117,7 +118,9 @@ class Datasources:
         engine = self._engine(hub)
         try:
             with engine.connect() as connection:
-                records = [tuple(r) for r in connection.execute(query.statement())]
+                records: list[Sequence[object]] = [
+                    tuple(r) for r in connection.execute(query.statement())
+                ]
         except SQLAlchemyError as exc:
             shown = engine.url.render_as_string(hide_password=True)
             cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

@@ -71,8 +71,7 @@ class GitStore:
             raise GitUnavailable(f"git {args[0]} failed for {mask_url(self.url)}: {exc}") from exc
         if check and done.returncode != 0:
             raise GitUnavailable(
-                f"git {args[0]} failed for {mask_url(self.url)}: "
-                f"{self._first_error(done.stderr)}"
+                f"git {args[0]} failed for {mask_url(self.url)}: {self._first_error(done.stderr)}"
             )
         return done
 
@@ -186,7 +185,11 @@ class GitStore:
         stream.append(b"done\n")
         self._git("update-ref", "-d", STAGING_REF)
         self._git(
-            "fast-import", "--quiet", "--force", "--date-format=now", "--done",
+            "fast-import",
+            "--quiet",
+            "--force",
+            "--date-format=now",
+            "--done",
             input=b"".join(stream),
         )
         sha = self._git("rev-parse", STAGING_REF).stdout.decode().strip()
@@ -237,9 +240,7 @@ def _run_git(*args: str) -> str:
             ["git", *args], capture_output=True, check=True, timeout=GIT_TIMEOUT_SECONDS
         )
     except subprocess.CalledProcessError as exc:
-        raise GitUnavailable(
-            f"git {args[0]} failed: {GitStore._first_error(exc.stderr)}"
-        ) from exc
+        raise GitUnavailable(f"git {args[0]} failed: {GitStore._first_error(exc.stderr)}") from exc
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GitUnavailable(f"git {args[0]} failed: {exc}") from exc
     return done.stdout.decode(errors="replace")
@@ -254,6 +255,12 @@ def init_bare_remote(path: Path) -> None:
 def read_remote_log(path: Path, branch: str, count: int = 1) -> str:
     """``git log --stat`` of a local repository's branch, for people to read."""
     return _run_git(
-        "--git-dir", str(path), "log", f"-{count}", "--stat=100", "--format=commit %H%n%n%B",
-        f"refs/heads/{branch}", "--",
+        "--git-dir",
+        str(path),
+        "log",
+        f"-{count}",
+        "--stat=100",
+        "--format=commit %H%n%n%B",
+        f"refs/heads/{branch}",
+        "--",
     )

@@ -21,7 +21,7 @@ class SecretsDirectory:
     def __call__(self, name: str, key: str) -> str:
         if self._root is None:
             raise SourceUnavailable(
-                f'passwordRef {name}/{key} cannot be resolved: spec.secretsDir is not set'
+                f"passwordRef {name}/{key} cannot be resolved: spec.secretsDir is not set"
             )
         if "/" in name or "/" in key or name in ("", ".", "..") or key in ("", ".", ".."):
             raise SourceUnavailable(f"passwordRef {name}/{key} is not a valid Secret reference")
@@ -29,9 +29,7 @@ class SecretsDirectory:
         try:
             return path.read_text(encoding="utf-8").rstrip("\r\n")
         except FileNotFoundError as exc:
-            raise SourceUnavailable(
-                f"passwordRef {name}/{key} not found: no file {path}"
-            ) from exc
+            raise SourceUnavailable(f"passwordRef {name}/{key} not found: no file {path}") from exc
         except OSError as exc:
             raise SourceUnavailable(
                 f"passwordRef {name}/{key} cannot be read from {path}: {exc.strerror}"

@@ -119,8 +119,18 @@ def _documents(path: Path, problems: list[str]) -> list[tuple[int, Any]]:
 
 
 def config_files(directory: Path) -> list[Path]:
-    """The YAML files of a config directory, in a stable order."""
-    return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    """The YAML files of a config directory, in a stable order.
+
+    Hidden files and directories are skipped: a ConfigMap volume keeps a second copy of every
+    file under ``..<timestamp>/`` (and ``..data``), which must not be read twice.
+    """
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.suffix in (".yaml", ".yml")
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    )
 
 
 def load_config(directory: Path | str) -> Config:
@@ -161,18 +171,18 @@ def load_config(directory: Path | str) -> Config:
             model = _absolute_paths(model, path.parent)
             meta = model.metadata  # type: ignore[attr-defined]
             key = (meta.namespace, meta.name)
-            sources[(kind, *key)] = where
+            sources[(str(kind), *key)] = where
             if isinstance(model, BridgeConfig):
                 bridges.append(model)
             elif isinstance(model, LynqHub | LynqForm):
                 registry: dict[tuple[str, str], Any] = hubs if isinstance(model, LynqHub) else forms
                 if key in registry:
-                    problems.append(f"{where}: {kind} {meta.namespace}/{meta.name} is declared twice")
+                    problems.append(
+                        f"{where}: {kind} {meta.namespace}/{meta.name} is declared twice"
+                    )
                 registry[key] = model
     if len(bridges) != 1:
-        problems.append(
-            f"{root}: expected exactly one BridgeConfig document, found {len(bridges)}"
-        )
+        problems.append(f"{root}: expected exactly one BridgeConfig document, found {len(bridges)}")
     for (namespace, name), form in sorted(forms.items()):
         if (namespace, form.spec.hubId) not in hubs:
             problems.append(

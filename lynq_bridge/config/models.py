@@ -106,7 +106,9 @@ class DeletionGuard(Model):
         description="Largest share of a hub's nodes one sync may remove; above it the "
         "removals are held. 25 lets ordinary churn through and stops a truncated table.",
     )
-    allowMassDelete: bool = Field(False, description="Override the guard (like --allow-mass-delete).")
+    allowMassDelete: bool = Field(
+        False, description="Override the guard (like --allow-mass-delete)."
+    )
 
 
 class BridgeSpec(Model):
@@ -209,7 +211,9 @@ class HubSource(Model):
 class ValueMappings(Model):
     uid: str
     activate: str
-    hostOrUrl: str | None = Field(None, description="Deprecated in Lynq; yields hostOrUrl and host.")
+    hostOrUrl: str | None = Field(
+        None, description="Deprecated in Lynq; yields hostOrUrl and host."
+    )
 
     @field_validator("uid", "activate", "hostOrUrl")
     @classmethod

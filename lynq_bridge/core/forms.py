@@ -142,9 +142,7 @@ def _order(form: str, entries: list[ResourceEntry], problems: list[str]) -> dict
             cycle = [*stack[stack.index(rid) :], rid]
             if frozenset(cycle) not in reported and len(cycle) > 2:
                 reported.add(frozenset(cycle))
-                problems.append(
-                    f"form {form}: dependency cycle {' -> '.join(cycle)}"
-                )
+                problems.append(f"form {form}: dependency cycle {' -> '.join(cycle)}")
             return 0
         state[rid] = 1
         level = 0

@@ -60,9 +60,7 @@ def commit_message(plan: HubPlan, stamp: Stamp, errors: list[str]) -> str:
     subject = f"lynq: {stamp.hub}: {', '.join(counts) or 'refresh'} node(s)"
     nodes = plan.nodes
     body: list[str] = []
-    body += _section(
-        "Added", [f"  - {n.name} (uid {n.uid}, form {n.form})" for n in plan.added]
-    )
+    body += _section("Added", [f"  - {n.name} (uid {n.uid}, form {n.form})" for n in plan.added])
     body += _section(
         "Updated",
         [

@@ -95,9 +95,7 @@ def previous_inventory(content: bytes | None) -> dict[str, InventoryEntry]:
         return {}
     try:
         data = yaml.load(content, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        return {
-            e["id"]: InventoryEntry.model_validate(e) for e in data["spec"]["resources"]
-        }
+        return {e["id"]: InventoryEntry.model_validate(e) for e in data["spec"]["resources"]}
     except (yaml.YAMLError, KeyError, TypeError, ValueError):
         return {}
 
@@ -107,8 +105,14 @@ def _node_files(
     node: NodeRender,
     existing: Mapping[str, str],
     previous: bytes | None,
-) -> tuple[dict[str, bytes], set[str]]:
-    """(files to have, files to keep as committed) of one node, relative to its directory."""
+) -> tuple[dict[str, tuple[bytes, str]], set[str]]:
+    """Files of one node as (content, blob id), and the files to keep as committed.
+
+    A node without errors always assembles to the same files, so they are memoised on the
+    node; the daemon's render cache then makes an unchanged node cost nothing to plan.
+    """
+    if not (node.failed or node.skipped) and node.assembled is not None:
+        return node.assembled, set()
     files = {child.file: child.content for child in node.children}
     entries = [child.entry for child in node.children]
     kept: set[str] = set()
@@ -124,7 +128,10 @@ def _node_files(
                 entries.append(entry)
     files[naming.NODE_FILE] = lynqnode_manifest(hub, node, entries)
     files[naming.KUSTOMIZATION_FILE] = kustomization([*files, *kept])
-    return files, kept
+    assembled = {f: (c, blob_id(c)) for f, c in files.items()}
+    if not kept and not (node.failed or node.skipped):
+        node.assembled = assembled
+    return assembled, kept
 
 
 def plan_hub(
@@ -141,49 +148,44 @@ def plan_hub(
     the committed lynqnode.yaml of nodes with render errors (see ``nodes_needing_history``).
     """
     plan = HubPlan(nodes=render.nodes)
-    existing_nodes = {p.split("/", 1)[0] for p in existing if "/" in p}
-    keep_whole = {n for n in render.blocked_nodes if n in existing_nodes}
-    gone = sorted(existing_nodes - set(render.nodes) - keep_whole)
-    if guard.holds(len(gone), len(existing_nodes)):
+    by_node: dict[str, list[str]] = {}
+    for path in existing:
+        owner, sep, _ = path.partition("/")
+        if sep:
+            by_node.setdefault(owner, []).append(path)
+    keep_whole = {n for n in render.blocked_nodes if n in by_node}
+    gone = sorted(set(by_node) - set(render.nodes) - keep_whole)
+    if guard.holds(len(gone), len(by_node)):
         plan.held = gone
         keep_whole.update(gone)
     else:
         plan.removed = gone
     desired: dict[str, bytes] = {}
-    keep: set[str] = {p for p in existing if p.split("/", 1)[0] in keep_whole}
+    keep: set[str] = {p for n in keep_whole for p in by_node[n]}
     for name, node in sorted(render.nodes.items()):
         files, kept = _node_files(hub, node, existing, previous_nodes.get(name))
         keep.update(f"{name}/{f}" for f in kept)
         changed = []
-        for file, content in files.items():
+        for file, (content, blob) in files.items():
             path = f"{name}/{file}"
             desired[path] = content
-            if existing.get(path) != blob_id(content) and file not in (
-                naming.NODE_FILE,
-                naming.KUSTOMIZATION_FILE,
-            ):
+            if existing.get(path) != blob:
                 changed.append(file)
-        stale = [
-            p
-            for p in existing
-            if p.startswith(f"{name}/") and p not in desired and p not in keep
-        ]
-        if name not in existing_nodes:
+                plan.writes[path] = content
+        stale = [p for p in by_node.get(name, ()) if p not in desired and p not in keep]
+        if name not in by_node:
             plan.added.append(node)
-        elif changed or stale or any(
-            existing.get(f"{name}/{f}") != blob_id(files[f])
-            for f in (naming.NODE_FILE, naming.KUSTOMIZATION_FILE)
-        ):
+        elif changed or stale:
             by_file = {c.file: c.entry.id for c in node.children}
             plan.updated[name] = sorted(
-                {by_file.get(f, f) for f in changed}
-                | {p.split("/", 1)[1] for p in stale}
+                {by_file[f] for f in changed if f in by_file}
+                | {f"removed {p.split('/', 1)[1]}" for p in stale}
             )
     node_dirs = sorted({*render.nodes, *keep_whole})
-    desired[naming.KUSTOMIZATION_FILE] = kustomization(node_dirs)
-    for path, content in desired.items():
-        if existing.get(path) != blob_id(content):
-            plan.writes[path] = content
+    hub_kustomization = kustomization(node_dirs)
+    desired[naming.KUSTOMIZATION_FILE] = hub_kustomization
+    if existing.get(naming.KUSTOMIZATION_FILE) != blob_id(hub_kustomization):
+        plan.writes[naming.KUSTOMIZATION_FILE] = hub_kustomization
     plan.deletes = sorted(p for p in existing if p not in desired and p not in keep)
     return plan
 

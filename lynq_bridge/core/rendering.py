@@ -15,7 +15,15 @@ from typing import Any, Protocol
 
 from lynq_bridge.config.models import InventoryEntry, LynqHub
 from lynq_bridge.core import naming
-from lynq_bridge.core.forms import CompiledForm, CompiledResource, Constant, Mapping_, Sequence_, Text, Tree
+from lynq_bridge.core.forms import (
+    CompiledForm,
+    CompiledResource,
+    Constant,
+    Mapping_,
+    Sequence_,
+    Text,
+    Tree,
+)
 from lynq_bridge.core.functions import FILTERS
 from lynq_bridge.core.rows import Row
 from lynq_bridge.core.templating import CompiledTemplate, TemplateError
@@ -59,6 +67,8 @@ class NodeRender:
     children: list[Child] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # id -> message
     skipped: dict[str, str] = field(default_factory=dict)  # id -> message
+    # file -> (content, blob id) once planned without errors; see planning._node_files
+    assembled: dict[str, tuple[bytes, str]] | None = None
 
     @property
     def errors(self) -> list[str]:
@@ -139,9 +149,7 @@ def _render_child(
     if not isinstance(metadata, dict):
         raise _Failure("metadata is not a mapping")
     metadata = dict(metadata)
-    name = (
-        _render_text(resource.name, variables, True) if resource.name else metadata.get("name")
-    )
+    name = _render_text(resource.name, variables, True) if resource.name else metadata.get("name")
     if not isinstance(name, str) or not name:
         raise _Failure("the object has no name (set nameTemplate or spec.metadata.name)")
     if not naming.is_dns_subdomain(name) or (kind == "Namespace" and not naming.is_dns_label(name)):
@@ -233,7 +241,7 @@ def render_node(hub: LynqHub, form: CompiledForm, row: Row, target: Target) -> N
             file = naming.child_file_name(entry.kind, entry.namespace, entry.name)
             if file in files:
                 raise _Failure(
-                    f'it renders the same object ({entry.kind} {entry.name}) as resource '
+                    f"it renders the same object ({entry.kind} {entry.name}) as resource "
                     f'"{files[file]}"'
                 )
         except _Failure as exc:

@@ -64,8 +64,9 @@ def rows_from_records(
 ) -> list[Row]:
     """Active rows from records whose first two fields are uid and activate.
 
-    ``columns`` names the variables of the remaining fields, in order. Rows come back sorted by uid, then by their values, so the outcome
-    never depends on the database's collation or on the order of duplicates.
+    ``columns`` names the variables of the remaining fields, in order. Rows come back sorted
+    by uid, then by their values, so the outcome never depends on the database's collation or
+    on the order of duplicates.
     """
     texts = sorted(tuple(to_text(v) for v in record) for record in records)
     rows: list[Row] = []

@@ -35,7 +35,9 @@ spec:
             metadata: {labels: {app: "{{ uid }}"}}
             spec:
               containers:
-                - {name: app, image: "nginx:1.27", env: [{name: PLAN, value: "{{ plan | default('basic') }}"}]}
+                - name: app
+                  image: nginx:1.27
+                  env: [{name: PLAN, value: "{{ plan | default('basic') }}"}]
   services:
     - id: svc
       dependIds: [app]
@@ -116,12 +118,15 @@ class Bridge:
             "secretsDir": str(root / "secrets"),
         }
         spec.update(bridge_spec or {})
-        self.write("lynq-bridge.yaml", {
-            "apiVersion": "bridge.lynq.sh/v1alpha1",
-            "kind": "BridgeConfig",
-            "metadata": {"name": "default"},
-            "spec": spec,
-        })
+        self.write(
+            "lynq-bridge.yaml",
+            {
+                "apiVersion": "bridge.lynq.sh/v1alpha1",
+                "kind": "BridgeConfig",
+                "metadata": {"name": "default"},
+                "spec": spec,
+            },
+        )
         self.write("hub.yaml", hub_document(database, root, table=table))
         (self.config / "form.yaml").write_text(form)
 
@@ -138,8 +143,18 @@ class Bridge:
 
     def head(self) -> str | None:
         out = subprocess.run(
-            ["git", "--git-dir", str(self.remote), "rev-parse", "--verify", "-q", "refs/heads/main"],
-            capture_output=True, text=True, check=False,
+            [
+                "git",
+                "--git-dir",
+                str(self.remote),
+                "rev-parse",
+                "--verify",
+                "-q",
+                "refs/heads/main",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout.strip()
         return out or None
 
@@ -165,7 +180,13 @@ class Bridge:
 
     def nodes(self) -> list[str]:
         prefix = "lynq/default/tenants/"
-        return sorted({f[len(prefix):].split("/")[0] for f in self.files() if f.startswith(prefix) and f.count("/") > 3})
+        return sorted(
+            {
+                f[len(prefix) :].split("/")[0]
+                for f in self.files()
+                if f.startswith(prefix) and f.count("/") > 3
+            }
+        )
 
 
 def hub_document(database: Any, root: Path, *, table: str = "tenants") -> dict[str, Any]:

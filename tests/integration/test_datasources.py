@@ -22,8 +22,20 @@ from lynq_bridge.config.loading import load_config
 from lynq_bridge.errors import SourceUnavailable
 
 ROWS = [
-    {"tenant_id": "acme", "active": "1", "domain": "https://acme.example.com", "plan": "pro", "replicas": 3},
-    {"tenant_id": "beta", "active": "true", "domain": "beta.example.com:8080/x", "plan": None, "replicas": None},
+    {
+        "tenant_id": "acme",
+        "active": "1",
+        "domain": "https://acme.example.com",
+        "plan": "pro",
+        "replicas": 3,
+    },
+    {
+        "tenant_id": "beta",
+        "active": "true",
+        "domain": "beta.example.com:8080/x",
+        "plan": None,
+        "replicas": None,
+    },
     {"tenant_id": "gamma", "active": "0", "domain": None, "plan": "basic", "replicas": 1},
     {"tenant_id": "delta", "active": "Yes", "domain": "", "plan": "", "replicas": 2},
 ]
@@ -75,11 +87,15 @@ def test_only_the_exact_truthy_texts_activate_a_row(
     create_tenants(database, rows)
     bridge = Bridge(tmp_path, database)
     assert render(bridge, tmp_path / "out") == 0
-    nodes = sorted(p.name for p in (tmp_path / "out" / "default" / "tenants").iterdir() if p.is_dir())
+    nodes = sorted(
+        p.name for p in (tmp_path / "out" / "default" / "tenants").iterdir() if p.is_dir()
+    )
     assert nodes == sorted(f"a{i}-web" for i in range(len(ACTIVE)))
 
 
-def test_native_boolean_column_activates_rows(tmp_path: Path, database: Any, create_tenants: Any) -> None:
+def test_native_boolean_column_activates_rows(
+    tmp_path: Path, database: Any, create_tenants: Any
+) -> None:
     create_tenants(
         database,
         [{"tenant_id": "on", "active": True}, {"tenant_id": "off", "active": False}],
@@ -169,7 +185,9 @@ def test_unreachable_server_fails_that_hub_with_the_cause(
     bridge = Bridge(tmp_path, database)
     bridge.write("hub.yaml", hub)
     sources = Datasources(SecretsDirectory(str(tmp_path / "secrets")))
-    with pytest.raises(SourceUnavailable, match=r"cannot read table tenants of hub default/tenants"):
+    with pytest.raises(
+        SourceUnavailable, match=r"cannot read table tenants of hub default/tenants"
+    ):
         sources.fetch_records(load_config(bridge.config).hubs[0])
     sources.dispose()
 
@@ -232,7 +250,9 @@ def test_table_name_with_sql_is_a_config_error(tmp_path: Path, table: str, capsy
     assert "spec.source.sqlite.table" in err and "hub.yaml" in err
 
 
-def test_connections_are_pooled_across_reads(tmp_path: Path, database: Any, create_tenants: Any) -> None:
+def test_connections_are_pooled_across_reads(
+    tmp_path: Path, database: Any, create_tenants: Any
+) -> None:
     create_tenants(database, ROWS)
     bridge = Bridge(tmp_path, database)
     hub = load_config(bridge.config).hubs[0]

@@ -15,7 +15,13 @@ from bridge_harness import Bridge, SqliteDatabase, git
 
 NODE = "lynq/default/tenants/acme-web"
 ROWS = [
-    {"tenant_id": "acme", "active": "1", "domain": "https://acme.example.com/x", "plan": "pro", "replicas": 3},
+    {
+        "tenant_id": "acme",
+        "active": "1",
+        "domain": "https://acme.example.com/x",
+        "plan": "pro",
+        "replicas": 3,
+    },
     {"tenant_id": "beta", "active": "yes", "domain": None, "plan": None, "replicas": None},
     {"tenant_id": "gamma", "active": "0", "domain": "g.example.com", "plan": "pro", "replicas": 1},
 ]
@@ -66,7 +72,9 @@ def test_inserted_row_adds_node_in_a_new_commit(bridge: Bridge, sqlite_db: Sqlit
     assert "Lynq-Hub: default/tenants" in message
 
 
-def test_updated_column_changes_only_that_nodes_files(bridge: Bridge, sqlite_db: SqliteDatabase) -> None:
+def test_updated_column_changes_only_that_nodes_files(
+    bridge: Bridge, sqlite_db: SqliteDatabase
+) -> None:
     bridge.sync()
     sqlite_db.execute("UPDATE tenants SET replicas = 5 WHERE tenant_id = 'acme'")
     assert bridge.sync() == 0
@@ -77,7 +85,9 @@ def test_updated_column_changes_only_that_nodes_files(bridge: Bridge, sqlite_db:
     assert "acme-web (uid acme, form web): app" in message
 
 
-def test_deactivated_row_removes_node_files(tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any) -> None:
+def test_deactivated_row_removes_node_files(
+    tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any
+) -> None:
     rows = [{"tenant_id": f"t{i}", "active": "1"} for i in range(5)]
     create_tenants(sqlite_db, rows)
     bridge = Bridge(tmp_path, sqlite_db)
@@ -90,7 +100,9 @@ def test_deactivated_row_removes_node_files(tmp_path: Path, sqlite_db: SqliteDat
     assert kustomization["resources"] == ["t0-web", "t1-web", "t3-web", "t4-web"]
 
 
-def test_deleted_row_is_treated_like_inactive(tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any) -> None:
+def test_deleted_row_is_treated_like_inactive(
+    tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any
+) -> None:
     create_tenants(sqlite_db, [{"tenant_id": f"t{i}", "active": "1"} for i in range(5)])
     bridge = Bridge(tmp_path, sqlite_db)
     bridge.sync()
@@ -99,7 +111,9 @@ def test_deleted_row_is_treated_like_inactive(tmp_path: Path, sqlite_db: SqliteD
     assert bridge.nodes() == ["t0-web", "t1-web", "t2-web", "t3-web"]
 
 
-def test_emptied_table_holds_removals_with_exit_code_3(bridge: Bridge, sqlite_db: SqliteDatabase) -> None:
+def test_emptied_table_holds_removals_with_exit_code_3(
+    bridge: Bridge, sqlite_db: SqliteDatabase
+) -> None:
     bridge.sync()
     before = bridge.files()
     sqlite_db.execute("DELETE FROM tenants")
@@ -109,7 +123,9 @@ def test_emptied_table_holds_removals_with_exit_code_3(bridge: Bridge, sqlite_db
     assert bridge.nodes() == []
 
 
-def test_guard_holds_removals_but_commits_additions(tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any) -> None:
+def test_guard_holds_removals_but_commits_additions(
+    tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any
+) -> None:
     create_tenants(sqlite_db, [{"tenant_id": f"t{i}", "active": "1"} for i in range(4)])
     bridge = Bridge(tmp_path, sqlite_db)
     bridge.sync()
@@ -134,14 +150,27 @@ def test_files_outside_managed_path_are_never_touched(bridge: Bridge, tmp_path: 
     (clone / "lynq-other").mkdir()
     (clone / "lynq-other" / "x.yaml").write_text("a: 1\n")
     git("-C", str(clone), "add", "-A")
-    git("-C", str(clone), "-c", "user.name=x", "-c", "user.email=x@x", "commit", "--quiet", "-m", "docs")
+    git(
+        "-C",
+        str(clone),
+        "-c",
+        "user.name=x",
+        "-c",
+        "user.email=x@x",
+        "commit",
+        "--quiet",
+        "-m",
+        "docs",
+    )
     git("-C", str(clone), "push", "--quiet", "origin", "main")
     assert bridge.sync() == 0
     assert "README.md" in bridge.files() and "lynq-other/x.yaml" in bridge.files()
     assert bridge.show("README.md") == "hand written\n"
 
 
-def test_rejected_push_rebases_onto_concurrent_commit(bridge: Bridge, sqlite_db: SqliteDatabase, tmp_path: Path) -> None:
+def test_rejected_push_rebases_onto_concurrent_commit(
+    bridge: Bridge, sqlite_db: SqliteDatabase, tmp_path: Path
+) -> None:
     bridge.sync()
     # Someone else pushes between our fetch and our push: a pre-receive hook lets the first push
     # through only after it has made a concurrent commit on the remote itself.
@@ -149,7 +178,18 @@ def test_rejected_push_rebases_onto_concurrent_commit(bridge: Bridge, sqlite_db:
     git("clone", "--quiet", str(bridge.remote), str(other))
     (other / "NOTES.md").write_text("concurrent\n")
     git("-C", str(other), "add", "-A")
-    git("-C", str(other), "-c", "user.name=x", "-c", "user.email=x@x", "commit", "--quiet", "-m", "other")
+    git(
+        "-C",
+        str(other),
+        "-c",
+        "user.name=x",
+        "-c",
+        "user.email=x@x",
+        "commit",
+        "--quiet",
+        "-m",
+        "other",
+    )
     hook = bridge.remote / "hooks" / "pre-receive"
     flag = tmp_path / "raced"
     hook.write_text(
@@ -168,7 +208,9 @@ def test_rejected_push_rebases_onto_concurrent_commit(bridge: Bridge, sqlite_db:
     assert "enterprise" in bridge.show(f"{NODE}/deployment_default_acme-app.yaml")
 
 
-def test_failed_push_leaves_remote_unchanged_and_next_run_converges(bridge: Bridge, sqlite_db: SqliteDatabase) -> None:
+def test_failed_push_leaves_remote_unchanged_and_next_run_converges(
+    bridge: Bridge, sqlite_db: SqliteDatabase
+) -> None:
     bridge.sync()
     head = bridge.head()
     hook = bridge.remote / "hooks" / "pre-receive"
@@ -197,7 +239,7 @@ def test_render_error_keeps_the_committed_file_and_commits_the_rest(
     bridge.sync()
     before = bridge.show(f"{NODE}/service_default_acme-app.yaml")
     form = (bridge.config / "form.yaml").read_text()
-    broken = form.replace("selector: {app: \"{{ uid }}\"}", "selector: {app: \"{{ uid }}{{ plann }}\"}")
+    broken = form.replace('selector: {app: "{{ uid }}"}', 'selector: {app: "{{ uid }}{{ plann }}"}')
     assert broken != form
     (bridge.config / "form.yaml").write_text(broken)
     sqlite_db.execute("UPDATE tenants SET replicas = 4 WHERE tenant_id = 'acme'")
@@ -226,14 +268,18 @@ def test_path_like_uid_is_a_row_error_and_writes_nothing_outside(
     assert 'uid "../../etc"' in message and 'uid "Upper"' in message
 
 
-def test_row_value_with_template_syntax_is_rendered_literally(bridge: Bridge, sqlite_db: SqliteDatabase) -> None:
+def test_row_value_with_template_syntax_is_rendered_literally(
+    bridge: Bridge, sqlite_db: SqliteDatabase
+) -> None:
     sqlite_db.execute("UPDATE tenants SET plan = '{{ 7*7 }}' WHERE tenant_id = 'acme'")
     assert bridge.sync() == 0
     deployment = bridge.load(f"{NODE}/deployment_default_acme-app.yaml")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == "{{ 7*7 }}"
 
 
-def test_unreachable_database_changes_nothing_in_git(bridge: Bridge, sqlite_db: SqliteDatabase) -> None:
+def test_unreachable_database_changes_nothing_in_git(
+    bridge: Bridge, sqlite_db: SqliteDatabase
+) -> None:
     bridge.sync()
     head = bridge.head()
     Path(sqlite_db.database).rename(Path(sqlite_db.database + ".moved"))
@@ -245,13 +291,19 @@ def test_unreachable_database_changes_nothing_in_git(bridge: Bridge, sqlite_db: 
 def test_commit_message_trailers_record_revision_and_snapshot(bridge: Bridge) -> None:
     bridge.sync()
     trailers = git(
-        "--git-dir", str(bridge.remote), "log", "-1", "--format=%(trailers:only,unfold)",
+        "--git-dir",
+        str(bridge.remote),
+        "log",
+        "-1",
+        "--format=%(trailers:only,unfold)",
         "refs/heads/main",
     )
     keys = [line.split(":")[0] for line in trailers.splitlines() if line]
     for key in ("Lynq-Hub", "Lynq-Nodes-Added", "Lynq-Form-Revision", "Lynq-Snapshot"):
         assert key in keys
-    author = git("--git-dir", str(bridge.remote), "log", "-1", "--format=%an <%ae>", "refs/heads/main")
+    author = git(
+        "--git-dir", str(bridge.remote), "log", "-1", "--format=%an <%ae>", "refs/heads/main"
+    )
     assert author.strip() == "lynq-bridge <bridge@example.com>"
 
 
@@ -264,7 +316,18 @@ def test_hand_edited_managed_file_is_restored(bridge: Bridge, tmp_path: Path) ->
     target.write_text(original + "# edited by hand\n")
     (clone / NODE / "stray.yaml").write_text("a: 1\n")
     git("-C", str(clone), "add", "-A")
-    git("-C", str(clone), "-c", "user.name=x", "-c", "user.email=x@x", "commit", "--quiet", "-m", "edit")
+    git(
+        "-C",
+        str(clone),
+        "-c",
+        "user.name=x",
+        "-c",
+        "user.email=x@x",
+        "commit",
+        "--quiet",
+        "-m",
+        "edit",
+    )
     git("-C", str(clone), "push", "--quiet", "origin", "main")
     assert bridge.sync() == 0
     assert bridge.show(f"{NODE}/service_default_acme-app.yaml") == original

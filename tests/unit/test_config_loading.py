@@ -77,26 +77,65 @@ def test_valid_config_loads_with_paths_relative_to_its_file(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("patch", "expected"),
     [
-        ({"spec": {**HUB["spec"], "colour": "red"}}, "all.yaml, document 2 (LynqHub tenants): spec.colour: unknown field"),
         (
-            {"spec": {**HUB["spec"], "source": {"type": "oracle", "sqlite": {"path": "x", "table": "t"}}}},
+            {"spec": {**HUB["spec"], "colour": "red"}},
+            "all.yaml, document 2 (LynqHub tenants): spec.colour: unknown field",
+        ),
+        (
+            {
+                "spec": {
+                    **HUB["spec"],
+                    "source": {"type": "oracle", "sqlite": {"path": "x", "table": "t"}},
+                }
+            },
             "spec.source.type",
         ),
         (
-            {"spec": {**HUB["spec"], "source": {"type": "sqlite", "syncInterval": "10x", "sqlite": {"path": "x", "table": "t"}}}},
+            {
+                "spec": {
+                    **HUB["spec"],
+                    "source": {
+                        "type": "sqlite",
+                        "syncInterval": "10x",
+                        "sqlite": {"path": "x", "table": "t"},
+                    },
+                }
+            },
             'spec.source.syncInterval: "10x" is not a positive duration',
         ),
         (
-            {"spec": {**HUB["spec"], "source": {"type": "mysql", "sqlite": {"path": "x", "table": "t"}}}},
+            {
+                "spec": {
+                    **HUB["spec"],
+                    "source": {"type": "mysql", "sqlite": {"path": "x", "table": "t"}},
+                }
+            },
             'exactly the "mysql" block must be set',
         ),
         (
-            {"spec": {**HUB["spec"], "source": {"type": "sqlite", "sqlite": {"path": "x", "table": "t; DROP TABLE t"}}}},
+            {
+                "spec": {
+                    **HUB["spec"],
+                    "source": {
+                        "type": "sqlite",
+                        "sqlite": {"path": "x", "table": "t; DROP TABLE t"},
+                    },
+                }
+            },
             "spec.source.sqlite.table",
         ),
-        ({"spec": {**HUB["spec"], "valueMappings": {"uid": "id"}}}, "spec.valueMappings.activate: required field is missing"),
-        ({"spec": {**HUB["spec"], "extraValueMappings": {"uid": "x"}}}, 'variable "uid" is reserved'),
-        ({"spec": {**HUB["spec"], "extraValueMappings": {"a-b": "x"}}}, "not a valid template variable name"),
+        (
+            {"spec": {**HUB["spec"], "valueMappings": {"uid": "id"}}},
+            "spec.valueMappings.activate: required field is missing",
+        ),
+        (
+            {"spec": {**HUB["spec"], "extraValueMappings": {"uid": "x"}}},
+            'variable "uid" is reserved',
+        ),
+        (
+            {"spec": {**HUB["spec"], "extraValueMappings": {"a-b": "x"}}},
+            "not a valid template variable name",
+        ),
         ({"metadata": {"name": "Tenants"}}, "metadata.name"),
     ],
 )
@@ -152,7 +191,10 @@ def test_unknown_kind_and_broken_yaml_are_reported_together(tmp_path: Path) -> N
     [
         ([cm("a"), cm("a")], 'resource "a": duplicate id'),
         ([cm("a", dependIds=["b"])], 'resource "a", dependIds: unknown id "b"'),
-        ([cm("a", dependIds=["b"]), cm("b", dependIds=["c"]), cm("c", dependIds=["a"])], "dependency cycle a -> b -> c -> a"),
+        (
+            [cm("a", dependIds=["b"]), cm("b", dependIds=["c"]), cm("c", dependIds=["a"])],
+            "dependency cycle a -> b -> c -> a",
+        ),
         ([cm("a", dependIds=["a"])], "depends on itself"),
         ([cm("a", nameTemplate="{{ uid ")], 'resource "a", nameTemplate: template syntax error'),
         ([cm("a", nameTemplate="{{ uid | nosuch }}")], "nosuch"),
@@ -179,7 +221,15 @@ def test_template_in_deep_spec_field_is_located(tmp_path: Path) -> None:
 
 
 def test_literal_secret_data_warns_and_strict_secrets_makes_it_an_error(tmp_path: Path) -> None:
-    secret = {"id": "s", "spec": {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "hunter2"}}}
+    secret = {
+        "id": "s",
+        "spec": {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s"},
+            "stringData": {"password": "hunter2"},
+        },
+    }
     warned = form_problems(tmp_path / "a", form(secret, array="secrets"))
     assert len(warned) == 1 and warned[0].startswith("warning:") and "SealedSecrets" in warned[0]
     strict = form_problems(tmp_path / "b", form(secret, array="secrets"), strict=True)

@@ -137,7 +137,9 @@ def test_rendered_tree_matches_golden_files() -> None:
         for path, content in files.items():
             (GOLDEN / path).parent.mkdir(parents=True, exist_ok=True)
             (GOLDEN / path).write_bytes(content)
-    golden = {p.relative_to(GOLDEN).as_posix(): p.read_bytes() for p in GOLDEN.rglob("*") if p.is_file()}
+    golden = {
+        p.relative_to(GOLDEN).as_posix(): p.read_bytes() for p in GOLDEN.rglob("*") if p.is_file()
+    }
     assert sorted(files) == sorted(golden)
     for path, content in files.items():
         assert content == golden[path], f"{path} differs from its golden file"
@@ -204,9 +206,10 @@ def test_dependent_without_skip_on_failure_still_renders() -> None:
 
 
 def test_invalid_rendered_name_is_a_resource_error() -> None:
-    node = render(records=[("acme", "1", "", "Pro_Plan", 1)], text=FORM_YAML.replace(
-        '"{{ uid }}-settings"', '"{{ uid }}-{{ plan }}"'
-    )).nodes["acme-web"]
+    node = render(
+        records=[("acme", "1", "", "Pro_Plan", 1)],
+        text=FORM_YAML.replace('"{{ uid }}-settings"', '"{{ uid }}-{{ plan }}"'),
+    ).nodes["acme-web"]
     assert 'name "acme-Pro_Plan" is not a valid Kubernetes object name' in node.failed["settings"]
 
 
@@ -242,10 +245,16 @@ def test_duplicate_uid_uses_the_first_row_and_reports_the_other() -> None:
 def test_colliding_node_names_render_neither() -> None:
     form_a = compiled_form(FORM_YAML.replace("name: web,", "name: c,"))
     form_b = compiled_form(FORM_YAML.replace("name: web,", "name: b-c,"))
-    result = render_hub(HUB, [form_a, form_b], rows([("a-b", "1", "", "", 1), ("a", "1", "", "", 1)]), PlainTarget())
+    result = render_hub(
+        HUB, [form_a, form_b], rows([("a-b", "1", "", "", 1), ("a", "1", "", "", 1)]), PlainTarget()
+    )
     assert "a-b-c" not in result.nodes
     assert "a-b-c" in result.blocked_nodes
-    assert any("(uid a, form b-c) and (uid a-b, form c)" in e or "(uid a-b, form c) and (uid a, form b-c)" in e for e in result.row_errors)
+    assert any(
+        "(uid a, form b-c) and (uid a-b, form c)" in e
+        or "(uid a-b, form c) and (uid a, form b-c)" in e
+        for e in result.row_errors
+    )
     assert "a-c" in result.nodes and "a-b-b-c" in result.nodes
 
 
@@ -274,7 +283,14 @@ def test_plan_removes_node_and_lists_it() -> None:
 
 @pytest.mark.parametrize(
     ("existing", "removing", "percent", "held"),
-    [(4, 1, 25, False), (4, 2, 25, True), (1, 1, 100, True), (10, 10, 100, True), (3, 0, 0, False), (100, 26, 25, True)],
+    [
+        (4, 1, 25, False),
+        (4, 2, 25, True),
+        (1, 1, 100, True),
+        (10, 10, 100, True),
+        (3, 0, 0, False),
+        (100, 26, 25, True),
+    ],
 )
 def test_deletion_guard_threshold(existing: int, removing: int, percent: int, held: bool) -> None:
     assert DeletionGuard(percent).holds(removing, existing) is held
@@ -285,8 +301,14 @@ def test_failed_resource_keeps_previous_file_and_inventory_entry() -> None:
     first = plan(render())
     existing = {p: blob_id(c) for p, c in first.writes.items()}
     broken = FORM_YAML.replace('"{{ uid }}-app"', '"{{ uid }}-{{ plann }}"')
-    second = plan(render(text=broken), existing, previous={"acme-web": first.writes["acme-web/lynqnode.yaml"]})
+    second = plan(
+        render(text=broken), existing, previous={"acme-web": first.writes["acme-web/lynqnode.yaml"]}
+    )
     assert not [p for p in second.deletes if p.startswith("acme-web/")]
-    kustomization = yaml.safe_load(second.writes.get("acme-web/kustomization.yaml", first.writes["acme-web/kustomization.yaml"]))
+    kustomization = yaml.safe_load(
+        second.writes.get(
+            "acme-web/kustomization.yaml", first.writes["acme-web/kustomization.yaml"]
+        )
+    )
     assert "deployment_t-acme_acme-app.yaml" in kustomization["resources"]
     assert "ingress_t-acme_acme-web.yaml" in kustomization["resources"]
