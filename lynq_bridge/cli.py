@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--allow-mass-delete", action="store_true", help="override the guard")
     run = command("run", "the daemon: sync each hub on its syncInterval until SIGTERM")
     run.add_argument("--allow-mass-delete", action="store_true", help="override the guard")
+    run.add_argument(
+        "--listen",
+        default="0.0.0.0:8080",
+        help="address of /healthz, /readyz and /metrics (default 0.0.0.0:8080)",
+    )
     command("crds", "print the CustomResourceDefinitions", config=False)
     return parser
 
@@ -102,5 +107,5 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "sync":
         return commands.sync_once(config, allow_mass_delete=args.allow_mass_delete)
     if args.command == "run":
-        return commands.run(config, allow_mass_delete=args.allow_mass_delete)
+        return commands.run(config, allow_mass_delete=args.allow_mass_delete, listen=args.listen)
     raise ConfigError(f"unknown command {args.command}")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lynq_bridge.adapters.gitstore import init_bare_remote, read_remote_log
 from lynq_bridge.config.loading import Config, load_config
+from lynq_bridge.errors import ConfigError
 from lynq_bridge.sync import Compiled, HubResult, Syncer, render_directory
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_HELD = 0, 1, 2, 3
@@ -85,10 +86,13 @@ def sync_once(config: Config, *, allow_mass_delete: bool) -> int:
     return exit_code(results)
 
 
-def run(config: Config, *, allow_mass_delete: bool) -> int:
-    from lynq_bridge.daemon import DEFAULT_ADDRESS, run_daemon
+def run(config: Config, *, allow_mass_delete: bool, listen: str) -> int:
+    from lynq_bridge.daemon import run_daemon
 
-    run_daemon(config, allow_mass_delete=allow_mass_delete, address=DEFAULT_ADDRESS)
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f'--listen "{listen}" is not HOST:PORT')
+    run_daemon(config, allow_mass_delete=allow_mass_delete, address=(host or "0.0.0.0", int(port)))
     return EXIT_OK
 
 

@@ -24,8 +24,6 @@ from lynq_bridge.sync import Syncer
 
 log = logging.getLogger("lynq_bridge.daemon")
 
-DEFAULT_ADDRESS = ("0.0.0.0", 8080)  # the port the Dockerfile exposes and probes use
-
 
 class Daemon:
     def __init__(self, config: Config, *, allow_mass_delete: bool = False) -> None:
@@ -66,7 +64,7 @@ class Daemon:
         self.syncer.close()
 
 
-def serve(daemon: Daemon, address: tuple[str, int] = DEFAULT_ADDRESS) -> ThreadingHTTPServer:
+def serve(daemon: Daemon, address: tuple[str, int]) -> ThreadingHTTPServer:
     """Start /healthz, /readyz and /metrics in a background thread."""
 
     class Handler(BaseHTTPRequestHandler):

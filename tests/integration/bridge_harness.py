@@ -117,7 +117,8 @@ class Bridge:
             "target": "plain",
             "secretsDir": str(root / "secrets"),
         }
-        spec.update(bridge_spec or {})
+        for key, value in (bridge_spec or {}).items():
+            spec[key] = {**spec[key], **value} if isinstance(value, dict) and key in spec else value
         self.write(
             "lynq-bridge.yaml",
             {
@@ -132,6 +133,9 @@ class Bridge:
 
     def write(self, name: str, document: dict[str, Any]) -> None:
         (self.config / name).write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def load_config_document(self, name: str) -> Any:
+        return yaml.safe_load((self.config / name).read_text())
 
     def cli(self, *args: str) -> int:
         return main([*args, "--config", str(self.config)])

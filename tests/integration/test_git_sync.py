@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_harness import Bridge, SqliteDatabase, git
+from bridge_harness import FORM, Bridge, SqliteDatabase, git
 
 NODE = "lynq/default/tenants/acme-web"
 ROWS = [
@@ -332,3 +332,63 @@ def test_hand_edited_managed_file_is_restored(bridge: Bridge, tmp_path: Path) ->
     assert bridge.sync() == 0
     assert bridge.show(f"{NODE}/service_default_acme-app.yaml") == original
     assert f"{NODE}/stray.yaml" not in bridge.files()
+
+
+def test_failing_hub_does_not_stop_the_other_hubs(bridge: Bridge, tmp_path: Path) -> None:
+    broken = bridge.load_config_document("hub.yaml")
+    broken["metadata"]["name"] = "lost"
+    broken["spec"]["source"]["sqlite"]["path"] = str(tmp_path / "missing.db")
+    bridge.write("hub-lost.yaml", broken)
+    form = (bridge.config / "form.yaml").read_text().replace("hubId: tenants", "hubId: lost")
+    (bridge.config / "form-lost.yaml").write_text(form.replace("name: web,", "name: other,"))
+    assert bridge.sync() == 1
+    assert bridge.nodes() == ["acme-web", "beta-web"]
+    assert not [f for f in bridge.files() if f.startswith("lynq/default/lost/")]
+
+
+def test_signed_commit_verifies_with_the_configured_ssh_key(
+    tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any
+) -> None:
+    key = tmp_path / "signing-key"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bridge", "-f", str(key)], check=True
+    )
+    create_tenants(sqlite_db, ROWS)
+    bridge = Bridge(
+        tmp_path / "b",
+        sqlite_db,
+        bridge_spec={"git": {"signing": {"format": "ssh", "key": str(key)}}},
+    )
+    assert bridge.sync() == 0
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f"bridge@example.com {(tmp_path / 'signing-key.pub').read_text()}")
+    verified = subprocess.run(
+        [
+            "git",
+            "--git-dir",
+            str(bridge.remote),
+            "-c",
+            f"gpg.ssh.allowedSignersFile={signers}",
+            "verify-commit",
+            "refs/heads/main",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert 'Good "git" signature for bridge@example.com' in verified.stderr
+
+
+def test_host_or_url_mapping_yields_host_and_host_or_url(
+    tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any
+) -> None:
+    create_tenants(sqlite_db, ROWS)
+    form = FORM.replace('host: "{{ domain | toHost }}"', 'host: "{{ host }}-{{ hostOrUrl }}"')
+    bridge = Bridge(tmp_path, sqlite_db, form=form)
+    hub = bridge.load_config_document("hub.yaml")
+    hub["spec"]["valueMappings"]["hostOrUrl"] = "domain"
+    bridge.write("hub.yaml", hub)
+    assert bridge.sync() == 0
+    ingress = bridge.load(f"{NODE}/ingress_default_acme-web.yaml")
+    assert ingress["spec"]["rules"][0]["host"] == "acme.example.com-https://acme.example.com/x"
