@@ -52,8 +52,7 @@ class Metrics:
         self.syncs.labels(hub, "errors" if result.errors else "ok").inc()
         self.rows_read.labels(hub).set(result.rows)
         self.render_errors.labels(hub).set(len(result.errors))
-        if not result.unchanged or result.nodes:
-            self.hub_desired.labels(hub).set(result.nodes)
+        self.hub_desired.labels(hub).set(result.nodes)
         if result.commit:
             self.commits.labels(hub).inc()
         if result.held:

@@ -167,6 +167,7 @@ class Syncer:
             # Same forms, same rows, and that commit had no errors or held removals: the
             # output is byte-identical by construction, so rendering can be skipped.
             result.unchanged = True
+            result.nodes = len(self.git.list_dirs(head.commit, hub_dir))
             return
         render = render_hub(
             hub,

@@ -129,6 +129,13 @@ class GitStore:
                 files[path.decode()[start:]] = sha.decode()
         return files
 
+    def list_dirs(self, commit: str | None, prefix: str) -> list[str]:
+        """Names of the directories directly below ``prefix`` at ``commit`` (one level)."""
+        if commit is None:
+            return []
+        out = self._git("ls-tree", "-z", "-d", "--full-tree", commit, "--", prefix + "/").stdout
+        return [r.rpartition(b"/")[2].decode() for r in out.split(b"\0") if r]
+
     def read_files(self, commit: str, paths: Iterable[str]) -> dict[str, bytes]:
         """Contents of ``paths`` at ``commit`` (missing paths are left out)."""
         wanted = list(paths)

@@ -392,3 +392,22 @@ def test_host_or_url_mapping_yields_host_and_host_or_url(
     assert bridge.sync() == 0
     ingress = bridge.load(f"{NODE}/ingress_default_acme-web.yaml")
     assert ingress["spec"]["rules"][0]["host"] == "acme.example.com-https://acme.example.com/x"
+
+
+def test_unchanged_rows_and_forms_skip_rendering(bridge: Bridge, monkeypatch: Any) -> None:
+    import lynq_bridge.sync as sync_module
+    from lynq_bridge.config.loading import load_config
+
+    assert bridge.sync() == 0
+
+    def must_not_render(*_: Any, **__: Any) -> None:
+        raise AssertionError("rendered although rows and forms were unchanged")
+
+    monkeypatch.setattr(sync_module, "render_hub", must_not_render)
+    syncer = sync_module.Syncer(load_config(bridge.config))
+    try:
+        (result,) = syncer.sync_all()
+    finally:
+        syncer.close()
+    assert result.unchanged and result.commit is None and result.nodes == 2
+    assert not result.failure
