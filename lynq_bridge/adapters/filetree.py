@@ -52,7 +52,10 @@ class DirectoryTree:
             while parent != self.root and parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()
                 parent = parent.parent
+        made: set[Path] = set()
         for relative, content in writes.items():
             path = self._path(relative)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
             path.write_bytes(content)

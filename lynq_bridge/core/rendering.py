@@ -309,7 +309,7 @@ def render_hub(
             continue
         uid, form_name = pairs[0]
         row, form = by_uid[uid], by_form[form_name]
-        key = (form.fingerprint, tuple(sorted(row.variables.items())))
+        key = (form.fingerprint, row.values or tuple(sorted(row.variables.items())))
         node = cache.get(key) if cache is not None else None
         if node is None:
             node = render_node(hub, form, row, target)

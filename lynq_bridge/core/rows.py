@@ -25,6 +25,7 @@ class Row:
 
     uid: str
     variables: Mapping[str, str]
+    values: tuple[str, ...] = ()  # the record as text, in column order: a cheap identity
 
 
 def to_text(value: object) -> str:
@@ -76,7 +77,7 @@ def rows_from_records(
             continue
         variables = {"uid": uid, "activate": activate}
         variables.update(zip(columns, extras, strict=True))
-        rows.append(Row(uid=uid, variables=variables))
+        rows.append(Row(uid=uid, variables=variables, values=values))
     return rows
 
 
