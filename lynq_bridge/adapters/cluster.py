@@ -1,0 +1,322 @@
+"""The Kubernetes API, as the status reporter needs it: list, patch status, record Events.
+
+The only module that talks to Kubernetes. lightkube loads the kubeconfig (a file, ``KUBECONFIG``,
+``~/.kube/config`` or the in-cluster service account, with client certificates, tokens, token
+files and exec plugins) and builds the authenticated HTTP client; requests are plain REST with
+JSON bodies, so listed objects reach the core as the dictionaries the API server sent, unknown
+fields included, and custom resources need no generated classes.
+
+What it can do is deliberately narrow (SPEC §12): list objects (paged, one collection per call,
+never a GET per object), merge-patch the ``status`` subresource, create Events, and read API
+discovery to find the resource name of a custom kind. Every HTTP request is counted
+(``requests``) so tests and benchmarks can prove the cost model. Library and HTTP failures
+become ``ClusterUnavailable`` with one sentence naming the request and the cause.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+from lightkube.config import client_adapter
+from lightkube.config.kubeconfig import KubeConfig, SingleConfig
+from lightkube.core.exceptions import ConfigError as LightkubeConfigError
+
+from lynq_bridge.errors import ClusterUnavailable
+
+PAGE_SIZE = 500  # objects per list page: large enough for few round trips, small for memory
+DEFAULT_TIMEOUT = 30.0  # seconds per request; a list of 1,000 objects takes well under one
+COMPONENT = "lynq-bridge-reporter"
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """How to address one kind over REST."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def prefix(self) -> str:
+        return "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+
+    def path(self, namespace: str | None, name: str = "", subresource: str = "") -> str:
+        parts = [self.prefix]
+        if self.namespaced and namespace is not None:
+            parts.append(f"namespaces/{namespace}")
+        parts.append(self.plural)
+        if name:
+            parts.append(name)
+        if subresource:
+            parts.append(subresource)
+        return "/".join(parts)
+
+    def describe(self, namespace: str | None) -> str:
+        group = self.api_version.rpartition("/")[0]
+        what = f"{self.plural}.{group}" if group else self.plural
+        if not self.namespaced:
+            return what
+        return f"{what} in namespace {namespace}" if namespace else f"{what} in all namespaces"
+
+
+def _builtin(api_version: str, kind: str, plural: str, namespaced: bool = True) -> ResourceType:
+    return ResourceType(api_version, kind, plural, namespaced)
+
+
+# The kinds of Lynq's resource arrays and of the bridge itself; anything else is discovered.
+BUILTIN_TYPES: dict[tuple[str, str], ResourceType] = {
+    (t.api_version, t.kind): t
+    for t in (
+        _builtin("v1", "Namespace", "namespaces", namespaced=False),
+        _builtin("v1", "ServiceAccount", "serviceaccounts"),
+        _builtin("v1", "Service", "services"),
+        _builtin("v1", "ConfigMap", "configmaps"),
+        _builtin("v1", "Secret", "secrets"),
+        _builtin("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
+        _builtin("v1", "Event", "events"),
+        _builtin("apps/v1", "Deployment", "deployments"),
+        _builtin("apps/v1", "StatefulSet", "statefulsets"),
+        _builtin("apps/v1", "DaemonSet", "daemonsets"),
+        _builtin("batch/v1", "Job", "jobs"),
+        _builtin("batch/v1", "CronJob", "cronjobs"),
+        _builtin("networking.k8s.io/v1", "Ingress", "ingresses"),
+        _builtin("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"),
+        _builtin("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+        _builtin("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
+        _builtin("autoscaling/v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
+        _builtin("operator.lynq.sh/v1", "LynqNode", "lynqnodes"),
+        _builtin("operator.lynq.sh/v1", "LynqHub", "lynqhubs"),
+        _builtin("operator.lynq.sh/v1", "LynqForm", "lynqforms"),
+    )
+}
+LYNQ_NODE = BUILTIN_TYPES[("operator.lynq.sh/v1", "LynqNode")]
+LYNQ_HUB = BUILTIN_TYPES[("operator.lynq.sh/v1", "LynqHub")]
+LYNQ_FORM = BUILTIN_TYPES[("operator.lynq.sh/v1", "LynqForm")]
+EVENT = BUILTIN_TYPES[("v1", "Event")]
+
+
+def _load_config(kubeconfig: str | None, context: str | None) -> SingleConfig:
+    try:
+        config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()
+        single = config.get(context)
+    except (LightkubeConfigError, OSError, KeyError, ValueError, TypeError) as exc:
+        where = f"kubeconfig {kubeconfig}" if kubeconfig else "the in-cluster or default kubeconfig"
+        raise ClusterUnavailable(f"Cannot load {where}: {exc}.") from exc
+    if single is None:  # pragma: no cover - get() raises instead when no context is set
+        raise ClusterUnavailable("The kubeconfig has no usable context.")
+    return single
+
+
+def _status_text(response: httpx2.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping) and body.get("message"):
+        return f"{response.status_code} {body.get('reason') or ''}: {body['message']}".strip()
+    return f"{response.status_code} {response.reason_phrase}"
+
+
+class ClusterClient:
+    """A connection to one API server; thread-safe, so writes may run in a pool."""
+
+    def __init__(
+        self,
+        kubeconfig: str | None = None,
+        *,
+        context: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._config = _load_config(kubeconfig, context)
+        self.server = self._config.cluster.server
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._discovered: dict[tuple[str, str], ResourceType | None] = dict(BUILTIN_TYPES)
+        self._groups_read: set[str] = set()
+        params = client_adapter.ConnectionParams(timeout=httpx2.Timeout(timeout), trust_env=False)
+        try:
+            self._http = client_adapter.Client(self._config, params)
+        except (LightkubeConfigError, OSError, ValueError) as exc:
+            raise ClusterUnavailable(
+                f"Cannot set up a connection to {self.server}: {exc}."
+            ) from exc
+        self._http.event_hooks = {"request": [self._count]}
+
+    # ------------------------------------------------------------------------ plumbing
+
+    def _count(self, request: httpx2.Request) -> None:
+        with self._lock:
+            self._requests += 1
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests sent so far (every page, patch, Event and discovery read)."""
+        with self._lock:
+            return self._requests
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ClusterClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        allow_missing: bool = False,
+    ) -> Any:
+        content = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": accept, "Content-Type": content_type}
+        try:
+            response = self._http.request(
+                method, path, params=params, content=content, headers=headers
+            )
+        except httpx2.HTTPError as exc:
+            raise ClusterUnavailable(
+                f"Cannot {action}: the API server at {self.server} did not answer ({exc})."
+            ) from exc
+        if allow_missing and response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise ClusterUnavailable(
+                f"The API server refused to {action}: {_status_text(response)}."
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ClusterUnavailable(f"Cannot {action}: the answer is not JSON.") from exc
+
+    # --------------------------------------------------------------------- operations
+
+    def resource_type(self, api_version: str, kind: str) -> ResourceType | None:
+        """How to address ``kind``; ``None`` when the API server does not serve it.
+
+        Built-in kinds are known; other kinds cost one discovery request per group-version for
+        the lifetime of this client.
+        """
+        key = (api_version, kind)
+        if key in self._discovered:
+            return self._discovered[key]
+        if api_version not in self._groups_read:
+            prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            listing = self._send(
+                "GET", prefix, action=f"discover {api_version}", allow_missing=True
+            )
+            self._groups_read.add(api_version)
+            for resource in (listing or {}).get("resources", []):
+                if "/" in resource.get("name", ""):
+                    continue  # subresources such as deployments/status
+                found = ResourceType(
+                    api_version, resource["kind"], resource["name"], resource["namespaced"]
+                )
+                self._discovered.setdefault((api_version, found.kind), found)
+        return self._discovered.setdefault(key, None)
+
+    def list_objects(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        *,
+        missing_ok: bool = False,
+        metadata_only: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Every object of ``rtype`` in ``namespace`` (all namespaces when ``None``), paged.
+
+        With ``missing_ok`` a kind the server does not serve (its CRD is not installed) lists
+        as empty instead of raising. With ``metadata_only`` the server sends metadata alone
+        (``PartialObjectMetadataList``): enough for kinds that are ready once they exist, and
+        Secret data never reaches this process.
+        """
+        path = rtype.path(namespace)
+        items: list[dict[str, Any]] = []
+        params = {"limit": str(PAGE_SIZE)}
+        while True:
+            page = self._send(
+                "GET",
+                path,
+                params=params,
+                action=f"list {rtype.describe(namespace)}",
+                accept=METADATA_LIST if metadata_only else "application/json",
+                allow_missing=missing_ok,
+            )
+            if page is None:
+                return []
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            params = {"limit": str(PAGE_SIZE), "continue": token}
+
+    def patch_status(
+        self, rtype: ResourceType, namespace: str | None, name: str, status: Mapping[str, Any]
+    ) -> bool:
+        """Merge-patch ``status`` via the status subresource; ``False`` if the object is gone."""
+        answer = self._send(
+            "PATCH",
+            rtype.path(namespace, name, "status"),
+            body={"status": status},
+            content_type="application/merge-patch+json",
+            action=f"patch the status of {rtype.kind} {namespace}/{name}",
+            allow_missing=True,
+        )
+        return answer is not None
+
+    def create_event(
+        self,
+        involved: Mapping[str, Any],
+        *,
+        event_type: str,
+        reason: str,
+        message: str,
+        timestamp: str,
+    ) -> None:
+        """Record a core/v1 Event about ``involved`` (a listed object with apiVersion and kind)."""
+        meta = involved["metadata"]
+        namespace = meta.get("namespace") or "default"
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion"),
+                "kind": involved.get("kind"),
+                "name": meta["name"],
+                "namespace": namespace,
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": event_type,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": socket.gethostname()[:128],
+            "firstTimestamp": timestamp,
+            "lastTimestamp": timestamp,
+            "count": 1,
+        }
+        self._send(
+            "POST",
+            EVENT.path(namespace),
+            body=event,
+            action=f"record Event {reason} on {involved.get('kind')} {namespace}/{meta['name']}",
+        )
