@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         default="0.0.0.0:8080",
         help="address of /healthz, /readyz and /metrics (default 0.0.0.0:8080)",
     )
+    report = command("report", "one status-reporter pass over the LynqNodes in the cluster")
+    report.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: in-cluster, ~/.kube/config)"
+    )
+    report.add_argument("--namespace", help="only LynqNodes of this namespace")
+    report.add_argument("--watch", action="store_true", help="repeat on spec.report.interval")
     command("crds", "print the CustomResourceDefinitions", config=False)
     return parser
 
@@ -106,6 +112,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.render(config, args.out, allow_mass_delete=args.allow_mass_delete)
     if args.command == "sync":
         return commands.sync_once(config, allow_mass_delete=args.allow_mass_delete)
+    if args.command == "report":
+        return commands.report(
+            config, kubeconfig=args.kubeconfig, namespace=args.namespace, watch=args.watch
+        )
     if args.command == "run":
         return commands.run(config, allow_mass_delete=args.allow_mass_delete, listen=args.listen)
     raise ConfigError(f"unknown command {args.command}")

@@ -16,6 +16,7 @@ from pathlib import Path
 from lynq_bridge.adapters.gitstore import init_bare_remote, read_remote_log
 from lynq_bridge.config.loading import Config, load_config
 from lynq_bridge.errors import ConfigError
+from lynq_bridge.reporter import ReportResult
 from lynq_bridge.sync import Compiled, HubResult, Syncer, render_directory
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_HELD = 0, 1, 2, 3
@@ -94,6 +95,40 @@ def run(config: Config, *, allow_mass_delete: bool, listen: str) -> int:
         raise ConfigError(f'--listen "{listen}" is not HOST:PORT')
     run_daemon(config, allow_mass_delete=allow_mass_delete, address=(host or "0.0.0.0", int(port)))
     return EXIT_OK
+
+
+def report(config: Config, *, kubeconfig: str | None, namespace: str | None, watch: bool) -> int:
+    """One reporter pass (or passes until SIGINT/SIGTERM with ``watch``)."""
+    from lynq_bridge import reporter
+
+    settings = config.bridge.spec.report
+    kubeconfig = kubeconfig or settings.kubeconfig
+    namespace = namespace or settings.namespace
+    if watch:
+        from lynq_bridge.daemon import stop_on_signals
+
+        with stop_on_signals() as stop:
+            reporter.watch(
+                kubeconfig=kubeconfig,
+                namespace=namespace,
+                interval_seconds=settings.interval_seconds,
+                stop=stop,
+                on_result=_print_report,
+            )
+        return EXIT_OK
+    result = reporter.report_once(kubeconfig=kubeconfig, namespace=namespace)
+    _print_report(result)
+    return EXIT_FAILED if result.errors else EXIT_OK
+
+
+def _print_report(result: ReportResult) -> None:
+    print(
+        f"reported {result.nodes} LynqNode(s): {result.writes} status write(s), "
+        f"{result.events} event(s), {result.requests} request(s), {result.errors} error(s) "
+        f"in {result.seconds:.2f} s"
+    )
+    for message in result.messages:
+        print(f"  error: {message}")
 
 
 def crds() -> int:

@@ -7,16 +7,19 @@ and retried at its next interval; it never stops the daemon or the other hubs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import schedule
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from lynq_bridge import reporter
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.metrics import Metrics
@@ -105,19 +108,49 @@ def serve(daemon: Daemon, address: tuple[str, int]) -> ThreadingHTTPServer:
     return server
 
 
-def run_daemon(config: Config, *, allow_mass_delete: bool, address: tuple[str, int]) -> None:
-    daemon = Daemon(config, allow_mass_delete=allow_mass_delete)
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT while the block runs (handlers restored after)."""
+    stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s; finishing the current step", signal.Signals(signum).name)
-        daemon.stop.set()
+        stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    server = serve(daemon, address)
     try:
-        daemon.run()
+        yield stop
     finally:
-        server.shutdown()
-        daemon.close()
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def run_daemon(config: Config, *, allow_mass_delete: bool, address: tuple[str, int]) -> None:
+    """Sync (and, when ``spec.report.enabled``, report status) until SIGTERM/SIGINT."""
+    daemon = Daemon(config, allow_mass_delete=allow_mass_delete)
+    settings = config.bridge.spec.report
+    with stop_on_signals() as stop:
+        daemon.stop = stop
+        server = serve(daemon, address)
+        status = None
+        if settings.enabled:
+            status = threading.Thread(
+                target=reporter.watch,
+                name="reporter",
+                kwargs={
+                    "kubeconfig": settings.kubeconfig,
+                    "namespace": settings.namespace,
+                    "interval_seconds": settings.interval_seconds,
+                    "stop": stop,
+                    "on_result": daemon.metrics.observe_report,
+                },
+            )
+            status.start()
+        try:
+            daemon.run()
+        finally:
+            stop.set()
+            if status is not None:
+                status.join()
+            server.shutdown()
+            daemon.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from lynq_bridge.reporter import ReportResult
 from lynq_bridge.sync import HubResult
 
 
@@ -42,6 +43,28 @@ class Metrics:
             ["hub"],
             registry=r,
         )
+
+        self.report_nodes = Gauge(
+            "lynq_bridge_report_nodes", "LynqNodes seen by the last status pass.", registry=r
+        )
+        self.report_writes = Counter(
+            "lynq_bridge_report_status_writes_total", "LynqNode status patches.", registry=r
+        )
+        self.report_errors = Counter(
+            "lynq_bridge_report_errors_total", "API errors during status passes.", registry=r
+        )
+        self.report_seconds = Histogram(
+            "lynq_bridge_report_duration_seconds",
+            "Duration of one status pass.",
+            registry=r,
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+
+    def observe_report(self, result: ReportResult) -> None:
+        self.report_nodes.set(result.nodes)
+        self.report_writes.inc(result.writes)
+        self.report_errors.inc(result.errors)
+        self.report_seconds.observe(result.seconds)
 
     def observe(self, result: HubResult) -> None:
         hub = result.hub

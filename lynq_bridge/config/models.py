@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lynq_bridge.config.targets import ArgoCDSettings, FluxSettings
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Letters, digits, `_` and `$`, with one optional `schema.` prefix (SPEC §3.2).
@@ -21,6 +23,21 @@ VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DURATION = re.compile(r"^[0-9]+(s|m|h)$")
 # A small JSONPath subset: `$.a.b`, `$.a[0]`, `$.a['x.y']`, `$.a[*]`.
 JSONPATH = re.compile(r"^\$((\.[A-Za-z0-9_-]+)|(\[[0-9]+\])|(\[\*\])|(\['[^'\]]+'\]))+$")
+
+
+def check_duration(value: str) -> str:
+    """Validate a ``30s`` / ``5m`` / ``1h`` duration."""
+    if not DURATION.match(value) or int(value[:-1]) == 0:
+        raise ValueError(f'"{value}" is not a positive duration like 30s, 5m or 1h')
+    return value
+
+
+def duration_seconds(value: str) -> int:
+    return int(value[:-1]) * {"s": 1, "m": 60, "h": 3600}[value[-1]]
+
+
+Duration = Annotated[str, AfterValidator(check_duration)]
+
 
 RESERVED_VARIABLES = frozenset({"uid", "activate", "hubId", "templateRef", "hostOrUrl", "host"})
 
@@ -111,9 +128,26 @@ class DeletionGuard(Model):
     )
 
 
+class ReportSettings(Model):
+    """The status reporter (``lynq-bridge report`` and, when enabled, inside ``run``)."""
+
+    enabled: bool = Field(False, description="Run the reporter inside the daemon.")
+    interval: Duration = Field("30s", description="Pause between passes: ^[0-9]+(s|m|h)$.")
+    namespace: str | None = Field(None, description="Only LynqNodes of this namespace.")
+    kubeconfig: str | None = Field(
+        None, description="Kubeconfig file; default: in-cluster service account or ~/.kube/config."
+    )
+
+    @property
+    def interval_seconds(self) -> int:
+        return duration_seconds(self.interval)
+
+
 class BridgeSpec(Model):
     git: GitSettings
     target: Literal["plain", "argocd", "flux", "both"] = "plain"
+    argocd: ArgoCDSettings = Field(default_factory=ArgoCDSettings)
+    flux: FluxSettings = Field(default_factory=FluxSettings)
     deletionGuard: DeletionGuard = Field(default_factory=DeletionGuard)
     secretsDir: str | None = Field(
         None, description="Mounted Secret volumes: <secretsDir>/<name>/<key> holds a password."
@@ -121,6 +155,7 @@ class BridgeSpec(Model):
     strictSecrets: bool = Field(
         False, description="Make literal Secret data in a form an error instead of a warning."
     )
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
 
 class BridgeConfig(Model):
@@ -175,17 +210,12 @@ class SQLiteSource(_DatabaseSource):
 
 class HubSource(Model):
     type: Literal["mysql", "postgresql", "sqlite"]
-    syncInterval: str = Field("30s", description="How often the hub is synced: ^[0-9]+(s|m|h)$.")
+    syncInterval: Duration = Field(
+        "30s", description="How often the hub is synced: ^[0-9]+(s|m|h)$."
+    )
     mysql: MySQLSource | None = None
     postgresql: PostgreSQLSource | None = None
     sqlite: SQLiteSource | None = None
-
-    @field_validator("syncInterval")
-    @classmethod
-    def _interval(cls, value: str) -> str:
-        if not DURATION.match(value) or int(value[:-1]) == 0:
-            raise ValueError(f'"{value}" is not a positive duration like 30s, 5m or 1h')
-        return value
 
     @model_validator(mode="after")
     def _one_block(self) -> HubSource:
@@ -199,7 +229,7 @@ class HubSource(Model):
 
     @property
     def interval_seconds(self) -> int:
-        return int(self.syncInterval[:-1]) * {"s": 1, "m": 60, "h": 3600}[self.syncInterval[-1]]
+        return duration_seconds(self.syncInterval)
 
     @property
     def database(self) -> MySQLSource | PostgreSQLSource | SQLiteSource:

@@ -25,7 +25,7 @@ class Row:
 
     uid: str
     variables: Mapping[str, str]
-    values: tuple[str, ...] = ()  # the record as text, in column order: a cheap identity
+    values: tuple[str, ...]  # the record as text, in column order: a cheap identity
 
 
 def to_text(value: object) -> str:
