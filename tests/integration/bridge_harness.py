@@ -89,6 +89,14 @@ def git(*args: str, cwd: Path | None = None) -> str:
     ).stdout
 
 
+def commit_by_hand(clone: Path, message: str, *, push: bool = True) -> None:
+    """Commit everything in a clone as a person would (and push it to origin/main)."""
+    git("-C", str(clone), "add", "-A")
+    git("-C", str(clone), "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qm", message)
+    if push:
+        git("-C", str(clone), "push", "--quiet", "origin", "HEAD:main")
+
+
 class Bridge:
     """One config directory + one bare remote in ``root``."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_harness import FORM, Bridge, SqliteDatabase, git
+from bridge_harness import FORM, Bridge, SqliteDatabase, commit_by_hand, git
 
 NODE = "lynq/default/tenants/acme-web"
 ROWS = [
@@ -149,20 +149,7 @@ def test_files_outside_managed_path_are_never_touched(bridge: Bridge, tmp_path: 
     (clone / "README.md").write_text("hand written\n")
     (clone / "lynq-other").mkdir()
     (clone / "lynq-other" / "x.yaml").write_text("a: 1\n")
-    git("-C", str(clone), "add", "-A")
-    git(
-        "-C",
-        str(clone),
-        "-c",
-        "user.name=x",
-        "-c",
-        "user.email=x@x",
-        "commit",
-        "--quiet",
-        "-m",
-        "docs",
-    )
-    git("-C", str(clone), "push", "--quiet", "origin", "main")
+    commit_by_hand(clone, "docs")
     assert bridge.sync() == 0
     assert "README.md" in bridge.files() and "lynq-other/x.yaml" in bridge.files()
     assert bridge.show("README.md") == "hand written\n"
@@ -177,19 +164,7 @@ def test_rejected_push_rebases_onto_concurrent_commit(
     other = tmp_path / "other"
     git("clone", "--quiet", str(bridge.remote), str(other))
     (other / "NOTES.md").write_text("concurrent\n")
-    git("-C", str(other), "add", "-A")
-    git(
-        "-C",
-        str(other),
-        "-c",
-        "user.name=x",
-        "-c",
-        "user.email=x@x",
-        "commit",
-        "--quiet",
-        "-m",
-        "other",
-    )
+    commit_by_hand(other, "other", push=False)
     hook = bridge.remote / "hooks" / "pre-receive"
     flag = tmp_path / "raced"
     hook.write_text(
@@ -315,20 +290,7 @@ def test_hand_edited_managed_file_is_restored(bridge: Bridge, tmp_path: Path) ->
     original = target.read_text()
     target.write_text(original + "# edited by hand\n")
     (clone / NODE / "stray.yaml").write_text("a: 1\n")
-    git("-C", str(clone), "add", "-A")
-    git(
-        "-C",
-        str(clone),
-        "-c",
-        "user.name=x",
-        "-c",
-        "user.email=x@x",
-        "commit",
-        "--quiet",
-        "-m",
-        "edit",
-    )
-    git("-C", str(clone), "push", "--quiet", "origin", "main")
+    commit_by_hand(clone, "edit")
     assert bridge.sync() == 0
     assert bridge.show(f"{NODE}/service_default_acme-app.yaml") == original
     assert f"{NODE}/stray.yaml" not in bridge.files()
