@@ -20,8 +20,11 @@ import schedule
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lynq_bridge import reporter
+from lynq_bridge.adapters.cluster import ClusterClient
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
+from lynq_bridge.errors import ClusterUnavailable
+from lynq_bridge.hubstatus import write_hub_conditions
 from lynq_bridge.metrics import Metrics
 from lynq_bridge.sync import Syncer
 
@@ -35,6 +38,7 @@ class Daemon:
         self.stop = threading.Event()
         self.scheduler = schedule.Scheduler()
         self.ready = False
+        self.cluster: ClusterClient | None = None
         self.last_tick = time.monotonic()
         self.max_interval = (
             max(h.spec.source.interval_seconds for h in config.hubs) if config.hubs else 60
@@ -43,7 +47,23 @@ class Daemon:
     def _sync(self, hub: LynqHub) -> None:
         if self.stop.is_set():
             return
-        self.metrics.observe(self.syncer.sync_hub(hub))
+        result = self.syncer.sync_hub(hub)
+        self.metrics.observe(result)
+        client = self._cluster()
+        if client is not None:
+            write_hub_conditions(client, result)
+
+    def _cluster(self) -> ClusterClient | None:
+        """The cluster connection for hub conditions, when the bridge has cluster access."""
+        settings = self.syncer.compiled.config.bridge.spec.report
+        if not settings.enabled:
+            return None
+        if self.cluster is None:
+            try:
+                self.cluster = ClusterClient(settings.kubeconfig)
+            except ClusterUnavailable as exc:
+                log.warning("no cluster access for LynqHub conditions: %s", exc)
+        return self.cluster
 
     def healthy(self) -> bool:
         """The loop is turning (a hung database or Git call shows up here)."""
@@ -65,6 +85,8 @@ class Daemon:
 
     def close(self) -> None:
         self.syncer.close()
+        if self.cluster is not None:
+            self.cluster.close()
 
 
 def serve(daemon: Daemon, address: tuple[str, int]) -> ThreadingHTTPServer:

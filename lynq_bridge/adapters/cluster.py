@@ -266,6 +266,15 @@ class ClusterClient:
                 return items
             params = {"limit": str(PAGE_SIZE), "continue": token}
 
+    def get_object(self, rtype: ResourceType, namespace: str | None, name: str) -> Any:
+        """One object, or None when it (or its kind) does not exist."""
+        return self._send(
+            "GET",
+            rtype.path(namespace, name),
+            action=f"get {rtype.kind} {namespace}/{name}",
+            allow_missing=True,
+        )
+
     def patch_status(
         self, rtype: ResourceType, namespace: str | None, name: str, status: Mapping[str, Any]
     ) -> bool:
