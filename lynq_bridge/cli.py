@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--namespace", help="only LynqNodes of this namespace")
     report.add_argument("--watch", action="store_true", help="repeat on spec.report.interval")
+    diff = command("diff", "render two revisions of the config against the current rows")
+    diff.add_argument("--base", required=True, help="Git revision of the config (e.g. main)")
+    diff.add_argument("--head", help="Git revision to compare (default: the working tree)")
     command("crds", "print the CustomResourceDefinitions", config=False)
     return parser
 
@@ -105,6 +108,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.demo(args.dir)
     if args.command == "crds":
         return commands.crds()
+    if args.command == "diff":
+        return commands.diff(args.config, base=args.base, head=args.head)
     config = load_config(args.config)
     if args.command == "validate":
         return commands.validate(config)

@@ -131,6 +131,20 @@ def _print_report(result: ReportResult) -> None:
         print(f"  error: {message}")
 
 
+def diff(config_dir: Path, *, base: str, head: str | None) -> int:
+    """Print what merging ``head`` over ``base`` would change in Git, for the current rows."""
+    from lynq_bridge.review import diff_revisions
+
+    text, results = diff_revisions(config_dir, base=base, head=head)
+    sys.stdout.write(text)
+    for r in results:
+        if r.failure:
+            print(f"error: {r.hub}: {r.failure}", file=sys.stderr)
+        for error in r.errors:
+            print(f"error: {error}", file=sys.stderr)
+    return EXIT_FAILED if any(r.failure or r.errors for r in results) else EXIT_OK
+
+
 def crds() -> int:
     from lynq_bridge.crds import render_crds
 

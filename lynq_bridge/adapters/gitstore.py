@@ -242,14 +242,21 @@ class GitStore:
 
 
 def _run_git(*args: str) -> str:
+    """Run git outside the mirror; the error names the subcommand, not its options."""
+    options_with_values = {"-C", "--git-dir", "-c"}
+    command = next(
+        a
+        for i, a in enumerate(args)
+        if not a.startswith("-") and (i == 0 or args[i - 1] not in options_with_values)
+    )
     try:
         done = subprocess.run(
             ["git", *args], capture_output=True, check=True, timeout=GIT_TIMEOUT_SECONDS
         )
     except subprocess.CalledProcessError as exc:
-        raise GitUnavailable(f"git {args[0]} failed: {GitStore._first_error(exc.stderr)}") from exc
+        raise GitUnavailable(f"git {command} failed: {GitStore._first_error(exc.stderr)}") from exc
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitUnavailable(f"git {args[0]} failed: {exc}") from exc
+        raise GitUnavailable(f"git {command} failed: {exc}") from exc
     return done.stdout.decode(errors="replace")
 
 
@@ -271,3 +278,31 @@ def read_remote_log(path: Path, branch: str, count: int = 1) -> str:
         f"refs/heads/{branch}",
         "--",
     )
+
+
+def export_directory(directory: Path, ref: str, destination: Path) -> None:
+    """Write ``directory`` (inside a Git work tree) as it is at ``ref`` into ``destination``."""
+    try:
+        top = Path(_run_git("-C", str(directory), "rev-parse", "--show-toplevel").strip())
+        relative = directory.resolve().relative_to(top.resolve()).as_posix()
+        listing = _run_git(
+            "-C", str(top), "ls-tree", "-r", "-z", "--name-only", ref, "--", relative
+        )
+    except GitUnavailable as exc:
+        raise GitUnavailable(f"revision {ref} of {directory} cannot be read: {exc}") from exc
+    destination.mkdir(parents=True, exist_ok=True)
+    for path in filter(None, listing.split("\0")):
+        try:
+            blob = subprocess.run(
+                ["git", "-C", str(top), "show", f"{ref}:{path}"],
+                capture_output=True,
+                check=True,
+                timeout=GIT_TIMEOUT_SECONDS,
+            ).stdout
+        except subprocess.CalledProcessError as exc:
+            raise GitUnavailable(
+                f"git show {ref}:{path} failed: {GitStore._first_error(exc.stderr)}"
+            ) from exc
+        target = destination / (path if relative == "." else Path(path).relative_to(relative))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob)

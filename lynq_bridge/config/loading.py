@@ -133,8 +133,12 @@ def config_files(directory: Path) -> list[Path]:
     )
 
 
-def load_config(directory: Path | str) -> Config:
-    """Load and validate a config directory; raise one ConfigError listing every problem."""
+def load_config(directory: Path | str, *, paths_relative_to: Path | None = None) -> Config:
+    """Load and validate a config directory; raise one ConfigError listing every problem.
+
+    ``paths_relative_to`` resolves relative paths as if the files were in that directory
+    (``diff`` loads old revisions exported to a temporary directory).
+    """
     root = Path(directory)
     if not root.is_dir():
         raise ConfigError(f"config directory {root} does not exist")
@@ -168,7 +172,8 @@ def load_config(directory: Path | str) -> Config:
                     for e in exc.errors()
                 )
                 continue
-            model = _absolute_paths(model, path.parent)
+            base = (paths_relative_to or root) / path.parent.relative_to(root)
+            model = _absolute_paths(model, base)
             meta = model.metadata  # type: ignore[attr-defined]
             key = (meta.namespace, meta.name)
             sources[(str(kind), *key)] = where
