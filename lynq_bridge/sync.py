@@ -26,15 +26,10 @@ from lynq_bridge.adapters.secrets import SecretsDirectory
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
+from lynq_bridge.core.layout import Target, is_node_dir
 from lynq_bridge.core.messages import Stamp, commit_message, is_settled
-from lynq_bridge.core.naming import NODE_FILE
-from lynq_bridge.core.planning import (
-    DeletionGuard,
-    HubPlan,
-    nodes_needing_history,
-    plan_hub,
-)
-from lynq_bridge.core.rendering import HubRender, NodeRender, Target, render_hub
+from lynq_bridge.core.planning import DeletionGuard, HubPlan, history_paths, plan_hub
+from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub
 from lynq_bridge.core.rows import rows_from_records, snapshot_of
 from lynq_bridge.errors import ConfigError, GitConflict, TemporaryError
 from renderers import target_for
@@ -82,7 +77,8 @@ class Compiled:
         )
         if problems:
             raise ConfigError("\n".join(problems))
-        self.target: Target = target_for(config.bridge.spec.target)
+        self.target: Target = target_for(config.bridge.spec)
+        self.warnings += self.target.warnings(list(forms.values()))
         self._forms = forms
 
     def forms_of(self, hub: LynqHub) -> list[CompiledForm]:
@@ -93,10 +89,15 @@ class Compiled:
 
     def revision_of(self, hub: LynqHub) -> str:
         """Everything besides the rows that the hub's output depends on."""
+        spec = self.config.bridge.spec
         return fingerprint_of(
             __version__,
-            self.config.bridge.spec.target,
-            self.config.bridge.spec.git.path,
+            spec.target,
+            spec.git.path,
+            # The engine files name the repository, branch and engine settings.
+            [spec.git.url, spec.git.branch, spec.argocd.model_dump(), spec.flux.model_dump()]
+            if spec.target != "plain"
+            else [],
             hub.model_dump(mode="json", exclude={"status"}),
             [f.fingerprint for f in self.forms_of(hub)],
         )
@@ -167,7 +168,8 @@ class Syncer:
             # Same forms, same rows, and that commit had no errors or held removals: the
             # output is byte-identical by construction, so rendering can be skipped.
             result.unchanged = True
-            result.nodes = len(self.git.list_dirs(head.commit, hub_dir))
+            dirs = self.git.list_dirs(head.commit, hub_dir)
+            result.nodes = len([d for d in dirs if is_node_dir(d)])  # not argocd/, flux/
             return
         render = render_hub(
             hub,
@@ -189,6 +191,7 @@ class Syncer:
                 functools.partial(self.git.read_files, head.commit or ""),
                 hub_dir=hub_dir,
                 guard=self.guard,
+                target=compiled.target,
             )
             _count(result, plan)
             if not plan.changed:
@@ -218,16 +221,22 @@ def plan_with_history(
     *,
     hub_dir: str,
     guard: DeletionGuard,
+    target: Target,
 ) -> HubPlan:
     """Plan a hub, reading the committed lynqnode.yaml of nodes with render errors."""
-    history = nodes_needing_history(render, existing)
-    previous = read([f"{hub_dir}/{n}/{NODE_FILE}" for n in history])
+    history = history_paths(render, existing)
+    previous = read([f"{hub_dir}/{path}" for path in history.values()])
     return plan_hub(
         hub,
         render,
         existing,
-        previous_nodes={p.split("/")[-2]: c for p, c in previous.items()},
+        previous_nodes={
+            node: previous[f"{hub_dir}/{path}"]
+            for node, path in history.items()
+            if f"{hub_dir}/{path}" in previous
+        },
         guard=guard,
+        target=target,
     )
 
 
@@ -259,7 +268,13 @@ def render_directory(
             render = render_hub(hub, compiled.forms_of(hub), rows, compiled.target)
             hub_dir = f"{hub.metadata.namespace}/{hub.metadata.name}"
             plan = plan_with_history(
-                hub, render, tree.list_tree(hub_dir), tree.read_files, hub_dir=hub_dir, guard=guard
+                hub,
+                render,
+                tree.list_tree(hub_dir),
+                tree.read_files,
+                hub_dir=hub_dir,
+                guard=guard,
+                target=compiled.target,
             )
             tree.apply(
                 {f"{hub_dir}/{p}": c for p, c in plan.writes.items()},

@@ -1,22 +1,37 @@
 """GitOps target renderers: what Argo CD or Flux needs beside the plain manifests.
 
-``BridgeConfig.spec.target`` selects one; each implements ``lynq_bridge.core.rendering.Target``.
+``BridgeConfig.spec.target`` selects one; each implements ``lynq_bridge.core.layout.Target``:
+``plain`` (no engine), ``argocd`` (sync waves, sync options, one Application per node),
+``flux`` (kustomize-controller annotations, one Kustomization per dependency level of a node)
+and ``both`` (either engine can apply the tree).
 """
 
 from __future__ import annotations
 
-from lynq_bridge.core.rendering import Target
+from collections.abc import Callable
+
+from lynq_bridge.config.models import BridgeSpec
+from lynq_bridge.core.layout import Target
 from lynq_bridge.errors import ConfigError
+from renderers.argocd import ArgoCDTarget
+from renderers.both import BothTarget
+from renderers.flux import FluxTarget
 from renderers.plain import PlainTarget
 
-TARGETS: dict[str, type[PlainTarget]] = {"plain": PlainTarget}
+TARGETS: dict[str, Callable[[BridgeSpec], Target]] = {
+    "plain": lambda spec: PlainTarget(),
+    "argocd": ArgoCDTarget,
+    "flux": FluxTarget,
+    "both": BothTarget,
+}
 
 
-def target_for(name: str) -> Target:
-    """The renderer of a ``spec.target`` value."""
+def target_for(spec: BridgeSpec) -> Target:
+    """The renderer of ``spec.target``, configured by the rest of ``spec``."""
     try:
-        return TARGETS[name]()
+        make = TARGETS[spec.target]
     except KeyError:
         raise ConfigError(
-            f'target "{name}" is not available (known: {", ".join(sorted(TARGETS))})'
+            f'target "{spec.target}" is not available (known: {", ".join(sorted(TARGETS))})'
         ) from None
+    return make(spec)

@@ -6,15 +6,10 @@ renderers add their annotations and files on top of the same tree.
 
 from __future__ import annotations
 
-from typing import Any
-
-from lynq_bridge.config.models import InventoryEntry
+from lynq_bridge.core.layout import FlatTarget
 
 
-class PlainTarget:
+class PlainTarget(FlatTarget):
     """Adds nothing: the children are applied as rendered."""
 
     name = "plain"
-
-    def decorate_child(self, manifest: dict[str, Any], entry: InventoryEntry, depth: int) -> None:
-        """No engine annotations."""

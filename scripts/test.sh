@@ -9,7 +9,8 @@
 #   1. installs the Debian packages it needs, only when some are missing (warm runs skip apt);
 #   2. creates/refreshes .venv and installs the project with its dev extras;
 #   3. ruff format --check, ruff check, mypy (strict), lint-imports;
-#   4. builds or reuses the test control plane (scripts/build-control-plane.sh, cached);
+#   4. builds or reuses the test control plane (scripts/build-control-plane.sh, cached) and
+#      fetches the Argo CD and Flux CRDs (scripts/fetch-gitops-crds.sh, cached);
 #   5. starts a throw-away MariaDB and PostgreSQL on free ports on 127.0.0.1, with data in a temp
 #      dir, and creates the users the tests log in as;
 #   6. runs pytest with the servers' URLs in LYNQ_TEST_* variables.
@@ -149,6 +150,11 @@ setup_control_plane() {
   [ -x "$bin/kube-apiserver" ] || die "no kube-apiserver in '$bin'"
   export LYNQ_TEST_CONTROL_PLANE_BIN="$bin"
   log "control plane in $bin ($(elapsed))"
+  # The Argo CD and Flux CRDs the GitOps target tests install (from their Go modules, cached).
+  local crds
+  crds=$(scripts/fetch-gitops-crds.sh) || die "scripts/fetch-gitops-crds.sh failed"
+  export LYNQ_TEST_GITOPS_CRDS="$crds"
+  log "GitOps CRDs in $crds ($(elapsed))"
 }
 
 # Poll a readiness command once a second, failing with the server's log when it never answers

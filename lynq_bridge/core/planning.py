@@ -8,12 +8,15 @@ rules keep running infrastructure safe:
 - a node that could not be rendered at all (name collision) keeps all of its files;
 - the deletion guard holds removals of more than ``maxDeletePercent`` of a hub's nodes (or all
   of them) unless explicitly allowed; additions and updates still go through.
+
+A node's files include the engine files its target writes beside the node directory (see
+``layout``): they are kept, replaced and removed together with the node's manifests.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,10 +24,30 @@ import yaml
 
 from lynq_bridge.config.models import InventoryEntry, LynqHub
 from lynq_bridge.core import naming
+from lynq_bridge.core.layout import (
+    FlatTarget,
+    NodeLayout,
+    NodeObject,
+    Target,
+    directory_kustomizations,
+    is_node_dir,
+    kustomization,
+    path_owner,
+)
+from lynq_bridge.core.naming import NODE_FILE
 from lynq_bridge.core.rendering import LABEL_FORM, LABEL_HUB, LABEL_UID, HubRender, NodeRender
-from lynq_bridge.core.yamltext import dump_document, dump_manifest
+from lynq_bridge.core.yamltext import dump_manifest
 
-KUSTOMIZE_API = "kustomize.config.k8s.io/v1beta1"
+__all__ = [
+    "DeletionGuard",
+    "HubPlan",
+    "blob_id",
+    "history_paths",
+    "kustomization",
+    "lynqnode_manifest",
+    "plan_hub",
+    "previous_inventory",
+]
 
 
 def blob_id(content: bytes) -> str:
@@ -60,15 +83,16 @@ class HubPlan:
         return bool(self.writes or self.deletes)
 
 
-def kustomization(resources: list[str]) -> bytes:
-    """A kustomization.yaml listing ``resources`` in sorted order."""
-    return dump_document(
-        {"apiVersion": KUSTOMIZE_API, "kind": "Kustomization", "resources": sorted(resources)}
-    ).encode()
-
-
-def lynqnode_manifest(hub: LynqHub, node: NodeRender, entries: list[InventoryEntry]) -> bytes:
-    """The LynqNode of a node: identity, labels and the inventory of its children."""
+def lynqnode_manifest(
+    hub: LynqHub,
+    node: NodeRender,
+    entries: list[InventoryEntry],
+    *,
+    target: Target | None = None,
+    deepest: int = -1,
+) -> bytes:
+    """The LynqNode of a node: identity, labels and the inventory of its children, with the
+    target's annotations (``deepest``: the depth of its deepest resource)."""
     labels = {LABEL_HUB: hub.metadata.name, LABEL_FORM: node.form}
     if naming.is_label_value(node.uid):
         labels[LABEL_UID] = node.uid
@@ -86,6 +110,8 @@ def lynqnode_manifest(hub: LynqHub, node: NodeRender, entries: list[InventoryEnt
             ],
         },
     }
+    if target is not None:
+        target.decorate_node(manifest, deepest)
     return dump_manifest(manifest).encode()
 
 
@@ -103,35 +129,66 @@ def previous_inventory(content: bytes | None) -> dict[str, InventoryEntry]:
 def _node_files(
     hub: LynqHub,
     node: NodeRender,
-    existing: Mapping[str, str],
+    committed: Sequence[str],
     previous: bytes | None,
+    target: Target,
 ) -> tuple[dict[str, tuple[bytes, str]], set[str]]:
-    """Files of one node as (content, blob id), and the files to keep as committed.
+    """Files of one node as (content, blob id) by hub-relative path, and the committed paths to
+    keep as they are (``committed``: the node's paths in the branch).
 
     A node without errors always assembles to the same files, so they are memoised on the
     node; the daemon's render cache then makes an unchanged node cost nothing to plan.
     """
     if not (node.failed or node.skipped) and node.assembled is not None:
         return node.assembled, set()
-    files = {child.file: child.content for child in node.children}
+    resources = {r.entry.id: r for r in node.resources}
+    files: dict[str, bytes] = {}  # relative to the node directory
+    objects: list[NodeObject] = []
+    for child in node.children:
+        path = target.place(child.file, child.depth)
+        files[path] = child.content
+        objects.append(NodeObject(path, child.depth, child.entry, resources.get(child.entry.id)))
     entries = [child.entry for child in node.children]
     kept: set[str] = set()
     if node.failed or node.skipped:
         old = previous_inventory(previous)
+        prefix = f"{node.name}/"
+        # Where each file was committed: a target may place it in a sub-directory.
+        where = {p.rsplit("/", 1)[-1]: p[len(prefix) :] for p in committed if p.startswith(prefix)}
+        present = {child.file for child in node.children}
         for rid in sorted({*node.failed, *node.skipped}):
             entry = old.get(rid)
             if entry is None:
                 continue
             file = naming.child_file_name(entry.kind, entry.namespace, entry.name)
-            if f"{node.name}/{file}" in existing and file not in files:
-                kept.add(file)
+            found = where.get(file)
+            if found is not None and file not in present:
+                kept.add(found)
                 entries.append(entry)
-    files[naming.NODE_FILE] = lynqnode_manifest(hub, node, entries)
-    files[naming.KUSTOMIZATION_FILE] = kustomization([*files, *kept])
-    assembled = {f: (c, blob_id(c)) for f, c in files.items()}
+                resource = resources.get(rid)
+                depth = resource.depth if resource else 0
+                objects.append(NodeObject(found, depth, entry, resource))
+    deepest = max((o.depth for o in objects), default=-1)
+    node_path = target.node_path(deepest)
+    files[node_path] = lynqnode_manifest(hub, node, entries, target=target, deepest=deepest)
+    objects.append(NodeObject(node_path, deepest + 1))
+    files.update(directory_kustomizations([*files, *kept]))
+    out = {f"{node.name}/{path}": content for path, content in files.items()}
+    layout = NodeLayout(
+        hub=hub,
+        name=node.name,
+        uid=node.uid,
+        form=node.form,
+        objects=tuple(sorted(objects, key=lambda o: o.path)),
+    )
+    for path, content in target.engine_files(layout).items():
+        if path_owner(path) != node.name or path.split("/", 1)[0] not in target.engine_dirs:
+            raise ValueError(f"engine file {path} of node {node.name} is outside its places")
+        out[path] = content
+    assembled = {path: (content, blob_id(content)) for path, content in out.items()}
     if not kept and not (node.failed or node.skipped):
         node.assembled = assembled
-    return assembled, kept
+    return assembled, {f"{node.name}/{path}" for path in kept}
 
 
 def plan_hub(
@@ -141,17 +198,20 @@ def plan_hub(
     *,
     previous_nodes: Mapping[str, bytes],
     guard: DeletionGuard,
+    target: Target | None = None,
 ) -> HubPlan:
     """Plan the hub directory.
 
     ``existing`` maps paths relative to the hub directory to blob ids; ``previous_nodes`` holds
-    the committed lynqnode.yaml of nodes with render errors (see ``nodes_needing_history``).
+    the committed lynqnode.yaml of nodes with render errors (see ``history_paths``). ``target``
+    lays the nodes out and adds engine files (default: plain, no engine).
     """
+    target = target or FlatTarget()
     plan = HubPlan(nodes=render.nodes)
     by_node: dict[str, list[str]] = {}
     for path in existing:
-        owner, sep, _ = path.partition("/")
-        if sep:
+        owner = path_owner(path)
+        if owner is not None:
             by_node.setdefault(owner, []).append(path)
     keep_whole = {n for n in render.blocked_nodes if n in by_node}
     gone = sorted(set(by_node) - set(render.nodes) - keep_whole)
@@ -163,37 +223,64 @@ def plan_hub(
     desired: dict[str, bytes] = {}
     keep: set[str] = {p for n in keep_whole for p in by_node[n]}
     for name, node in sorted(render.nodes.items()):
-        files, kept = _node_files(hub, node, existing, previous_nodes.get(name))
-        keep.update(f"{name}/{f}" for f in kept)
+        committed = by_node.get(name, ())
+        files, kept = _node_files(hub, node, committed, previous_nodes.get(name), target)
+        keep.update(kept)
         changed = []
-        for file, (content, blob) in files.items():
-            path = f"{name}/{file}"
+        for path, (content, blob) in files.items():
             desired[path] = content
             if existing.get(path) != blob:
-                changed.append(file)
+                changed.append(path)
                 plan.writes[path] = content
-        stale = [p for p in by_node.get(name, ()) if p not in desired and p not in keep]
+        stale = [p for p in committed if p not in desired and p not in keep]
         if name not in by_node:
             plan.added.append(node)
         elif changed or stale:
-            by_file = {c.file: c.entry.id for c in node.children}
+            prefix = f"{name}/"
+            by_path = {
+                f"{prefix}{target.place(c.file, c.depth)}": c.entry.id for c in node.children
+            }
             plan.updated[name] = sorted(
-                {by_file[f] for f in changed if f in by_file}
-                | {f"removed {p.split('/', 1)[1]}" for p in stale}
+                {by_path[p] for p in changed if p in by_path}
+                | {f"removed {p.removeprefix(prefix)}" for p in stale}
             )
-    node_dirs = sorted({*render.nodes, *keep_whole})
-    hub_kustomization = kustomization(node_dirs)
-    desired[naming.KUSTOMIZATION_FILE] = hub_kustomization
-    if existing.get(naming.KUSTOMIZATION_FILE) != blob_id(hub_kustomization):
-        plan.writes[naming.KUSTOMIZATION_FILE] = hub_kustomization
+    _plan_hub_files(plan, existing, desired, keep, target)
     plan.deletes = sorted(p for p in existing if p not in desired and p not in keep)
     return plan
 
 
-def nodes_needing_history(render: HubRender, existing: Mapping[str, str]) -> list[str]:
-    """Nodes whose committed lynqnode.yaml the planner needs (those with render errors)."""
-    return sorted(
-        name
-        for name, node in render.nodes.items()
-        if (node.failed or node.skipped) and f"{name}/{naming.NODE_FILE}" in existing
-    )
+def _plan_hub_files(
+    plan: HubPlan,
+    existing: Mapping[str, str],
+    desired: dict[str, bytes],
+    keep: set[str],
+    target: Target,
+) -> None:
+    """The hub's own files: its kustomization.yaml listing every node directory, and one
+    kustomization.yaml per engine directory listing every engine file below it. An engine
+    directory of the target is written even when empty, so that the engine's root object finds
+    its path and prunes what the last node left behind."""
+    paths = [*desired, *keep]
+    node_dirs = {p.split("/", 1)[0] for p in paths if "/" in p and is_node_dir(p.split("/")[0])}
+    hub_files = {naming.KUSTOMIZATION_FILE: kustomization(node_dirs)}
+    engine_paths = [p for p in paths if "/" in p and not is_node_dir(p.split("/")[0])]
+    for directory in sorted({*target.engine_dirs, *(p.split("/")[0] for p in engine_paths)}):
+        prefix = f"{directory}/"
+        listed = [p.removeprefix(prefix) for p in engine_paths if p.startswith(prefix)]
+        hub_files[f"{prefix}{naming.KUSTOMIZATION_FILE}"] = kustomization(listed)
+    for path, content in hub_files.items():
+        desired[path] = content
+        if existing.get(path) != blob_id(content):
+            plan.writes[path] = content
+
+
+def history_paths(render: HubRender, existing: Mapping[str, str]) -> dict[str, str]:
+    """The committed lynqnode.yaml (path relative to the hub directory) of every node the
+    planner needs the previous inventory of: those with render errors."""
+    wanted = {name for name, node in render.nodes.items() if node.failed or node.skipped}
+    found: dict[str, str] = {}
+    for path in existing:
+        owner = path_owner(path)
+        if owner in wanted and path.startswith(f"{owner}/") and path.endswith(f"/{NODE_FILE}"):
+            found[owner] = path
+    return dict(sorted(found.items()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from lynq_bridge.config.models import InventoryEntry, LynqHub
 from lynq_bridge.core import naming
@@ -25,6 +25,7 @@ from lynq_bridge.core.forms import (
     Tree,
 )
 from lynq_bridge.core.functions import FILTERS
+from lynq_bridge.core.layout import Target
 from lynq_bridge.core.rows import Row
 from lynq_bridge.core.templating import CompiledTemplate, TemplateError
 from lynq_bridge.core.yamltext import dump_manifest
@@ -38,13 +39,6 @@ ANNOTATION_DELETION_POLICY = "lynq.sh/deletion-policy"
 
 _to_bool = FILTERS["bool"]
 _to_host = FILTERS["toHost"]
-
-
-class Target(Protocol):
-    """What a GitOps target renderer adds to children (see ``renderers/``)."""
-
-    def decorate_child(self, manifest: dict[str, Any], entry: InventoryEntry, depth: int) -> None:
-        """Add engine annotations to a rendered child, in place."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +61,10 @@ class NodeRender:
     children: list[Child] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # id -> message
     skipped: dict[str, str] = field(default_factory=dict)  # id -> message
-    # file -> (content, blob id) once planned without errors; see planning._node_files
+    # The form's resources (shared, not copied): what the inventory does not carry, such as
+    # ignoreFields and the depth of a resource whose previous file is kept after an error.
+    resources: tuple[CompiledResource, ...] = ()
+    # path -> (content, blob id) once planned without errors; see planning._node_files
     assembled: dict[str, tuple[bytes, str]] | None = None
 
     @property
@@ -218,7 +215,7 @@ def node_variables(hub: LynqHub, form: CompiledForm, row: Row) -> dict[str, str]
 def render_node(hub: LynqHub, form: CompiledForm, row: Row, target: Target) -> NodeRender:
     """Render every resource of ``form`` for ``row`` (the node name must be valid)."""
     name = naming.node_name(row.uid, form.name)
-    out = NodeRender(name=name, uid=row.uid, form=form.name)
+    out = NodeRender(name=name, uid=row.uid, form=form.name, resources=form.resources)
     ctx = _NodeContext(hub, name, row.uid, node_variables(hub, form, row))
     where = f"node {name} (hub {hub.metadata.name}, uid {row.uid})"
     excluded: set[str] = set()
@@ -309,7 +306,7 @@ def render_hub(
             continue
         uid, form_name = pairs[0]
         row, form = by_uid[uid], by_form[form_name]
-        key = (form.fingerprint, row.values or tuple(sorted(row.variables.items())))
+        key = (form.fingerprint, row.values)
         node = cache.get(key) if cache is not None else None
         if node is None:
             node = render_node(hub, form, row, target)

@@ -10,6 +10,8 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lynq_bridge.core.layout import path_owner
+
 
 @dataclass
 class TreeDiff:
@@ -29,8 +31,11 @@ class TreeDiff:
 
 
 def _node_of(path: str) -> str | None:
-    parts = path.split("/")
-    return "/".join(parts[:3]) if len(parts) > 3 else None
+    """``<namespace>/<hub>/<node>`` of a node's file, including its engine files
+    (``<namespace>/<hub>/argocd/<node>.yaml``); None for a hub's own files."""
+    parts = path.split("/", 2)
+    owner = path_owner(parts[2]) if len(parts) == 3 else None
+    return f"{parts[0]}/{parts[1]}/{owner}" if owner else None
 
 
 def diff_trees(base: Mapping[str, bytes], head: Mapping[str, bytes]) -> TreeDiff:
