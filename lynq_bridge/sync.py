@@ -22,7 +22,7 @@ from lynq_bridge import __version__
 from lynq_bridge.adapters.database import Datasources
 from lynq_bridge.adapters.filetree import DirectoryTree
 from lynq_bridge.adapters.gitstore import GitStore
-from lynq_bridge.adapters.secrets import SecretsDirectory
+from lynq_bridge.adapters.secrets import password_lookup
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
@@ -122,7 +122,9 @@ class Syncer:
             spec.deletionGuard.maxDeletePercent,
             allow_mass_delete or spec.deletionGuard.allowMassDelete,
         )
-        self.datasources = datasources or Datasources(SecretsDirectory(spec.secretsDir))
+        self.datasources = datasources or Datasources(
+            password_lookup(spec.secretsDir, spec.report.kubeconfig)
+        )
         work_dir = Path(spec.git.workDir) if spec.git.workDir else None
         self.git = GitStore(spec.git, work_dir or default_work_dir(spec.git.url, spec.git.branch))
         self.git.open()
@@ -250,7 +252,7 @@ def render_directory(
         spec.deletionGuard.maxDeletePercent,
         allow_mass_delete or spec.deletionGuard.allowMassDelete,
     )
-    datasources = Datasources(SecretsDirectory(spec.secretsDir))
+    datasources = Datasources(password_lookup(spec.secretsDir, spec.report.kubeconfig))
     tree = DirectoryTree(out)
     results = []
     try:

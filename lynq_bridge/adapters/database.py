@@ -10,20 +10,19 @@ password masked.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from lynq_bridge.adapters.secrets import PasswordLookup
 from lynq_bridge.config.models import LynqHub, MySQLSource, PostgreSQLSource, SQLiteSource
 from lynq_bridge.errors import SourceUnavailable
 
 CONNECT_TIMEOUT_SECONDS = 10  # a dead host fails the sync quickly; the next interval retries
 QUERY_TIMEOUT_SECONDS = 60  # generous for large views, short enough to keep the loop moving
-
-PasswordLookup = Callable[[str, str], str]  # (secret name, key) -> password
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,9 @@ def database_url(hub: LynqHub, password: PasswordLookup) -> URL:
     if isinstance(source, SQLiteSource):
         return URL.create("sqlite", database=f"file:{source.path}?mode=ro", query={"uri": "true"})
     secret = (
-        password(source.passwordRef.name, source.passwordRef.key) if source.passwordRef else None
+        password(hub.metadata.namespace, source.passwordRef.name, source.passwordRef.key)
+        if source.passwordRef
+        else None
     )
     driver = "mysql+pymysql" if isinstance(source, MySQLSource) else "postgresql+psycopg"
     return URL.create(
@@ -134,3 +135,6 @@ class Datasources:
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
+        close = getattr(self._password, "close", None)
+        if close is not None:
+            close()
