@@ -28,7 +28,14 @@ from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
 from lynq_bridge.core.layout import Target, is_node_dir
 from lynq_bridge.core.messages import Stamp, commit_message, is_settled
-from lynq_bridge.core.planning import DeletionGuard, HubPlan, history_paths, plan_hub
+from lynq_bridge.core.planning import (
+    DeletionGuard,
+    HubPlan,
+    committed_inputs,
+    history_paths,
+    lynqnode_paths,
+    plan_hub,
+)
 from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub
 from lynq_bridge.core.rows import rows_from_records, snapshot_of
 from lynq_bridge.errors import ConfigError, GitConflict, TemporaryError
@@ -140,6 +147,12 @@ class Syncer:
             self._caches[key] = cached
         return cached[1]
 
+    def _committed_inputs(self, existing: Mapping[str, str]) -> dict[str, str]:
+        """What each committed node was rendered from, where its files are intact."""
+        paths = lynqnode_paths(existing)
+        blobs = self.git.read_blobs(existing[p] for p in paths)
+        return committed_inputs(existing, {p: blobs[existing[p]] for p in paths})
+
     def close(self) -> None:
         self.git.close()
         self.datasources.dispose()
@@ -173,6 +186,7 @@ class Syncer:
             dirs = self.git.list_dirs(head.commit, hub_dir)
             result.nodes = len([d for d in dirs if is_node_dir(d)])  # not argocd/, flux/
             return
+        existing = self.git.list_tree(head.commit, hub_dir)
         render = render_hub(
             hub,
             compiled.forms_of(hub),
@@ -180,12 +194,17 @@ class Syncer:
             compiled.target,
             cache=self._cache(hub, stamp.form_revision),
             progress=self.progress,
+            revision=stamp.form_revision,
+            committed=self._committed_inputs(existing),
         )
         result.errors = render_errors(render)
-        result.nodes = len(render.nodes)
+        result.nodes = render.node_count
         retries = compiled.config.bridge.spec.git.pushRetries
-        for _attempt in range(retries):
-            existing = self.git.list_tree(head.commit, hub_dir)
+        for attempt in range(retries):
+            if attempt:
+                # Nodes left unrendered keep whatever the new head holds for them; a hand edit
+                # that raced in is caught by their digest at the next sync.
+                existing = self.git.list_tree(head.commit, hub_dir)
             plan = plan_with_history(
                 hub,
                 render,
@@ -282,7 +301,7 @@ def render_directory(
                 {f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
                 [f"{hub_dir}/{p}" for p in plan.deletes],
             )
-            result.rows, result.nodes = len(records), len(render.nodes)
+            result.rows, result.nodes = len(records), render.node_count
             result.errors = render_errors(render)
             _count(result, plan)
             result.seconds = time.monotonic() - started

@@ -139,22 +139,35 @@ class GitStore:
     def read_files(self, commit: str, paths: Iterable[str]) -> dict[str, bytes]:
         """Contents of ``paths`` at ``commit`` (missing paths are left out)."""
         wanted = list(paths)
-        if not wanted:
-            return {}
-        request = "".join(f"{commit}:{p}\n" for p in wanted).encode()
+        found = self._cat([f"{commit}:{p}" for p in wanted])
+        return {p: c for p, c in zip(wanted, found, strict=True) if c is not None}
+
+    def read_blobs(self, blob_ids: Iterable[str]) -> dict[str, bytes]:
+        """Contents of blobs by id: much faster than ``read_files`` for many files, because
+        git need not walk a tree for each path."""
+        wanted = list(blob_ids)
+        found = self._cat(wanted)
+        return {b: c for b, c in zip(wanted, found, strict=True) if c is not None}
+
+    def _cat(self, objects: list[str]) -> list[bytes | None]:
+        """``git cat-file --batch`` of ``objects``, in order (None for a missing one)."""
+        if not objects:
+            return []
+        request = "".join(f"{o}\n" for o in objects).encode()
         out = self._git("cat-file", "--batch", input=request).stdout
-        files: dict[str, bytes] = {}
+        contents: list[bytes | None] = []
         pos = 0
-        for path in wanted:
+        for _ in objects:
             end = out.index(b"\n", pos)
             header = out[pos:end].split(b" ")
             pos = end + 1
             if header[-1] == b"missing":
+                contents.append(None)
                 continue
             size = int(header[2])
-            files[path] = out[pos : pos + size]
+            contents.append(out[pos : pos + size])
             pos += size + 1
-        return files
+        return contents
 
     def last_message(self, commit: str | None, prefix: str) -> str | None:
         """The message of the last commit at or before ``commit`` that touched ``prefix``."""

@@ -66,6 +66,8 @@ class NodeRender:
     resources: tuple[CompiledResource, ...] = ()
     # path -> (content, blob id) once planned without errors; see planning._node_files
     assembled: dict[str, tuple[bytes, str]] | None = None
+    # what the node was rendered from (revision, form, row values); recorded in its LynqNode
+    input_key: str = ""
 
     @property
     def errors(self) -> list[str]:
@@ -79,6 +81,12 @@ class HubRender:
     nodes: dict[str, NodeRender] = field(default_factory=dict)
     row_errors: list[str] = field(default_factory=list)
     blocked_nodes: set[str] = field(default_factory=set)  # names whose files must be kept as is
+    # nodes whose committed files already are the render of the same input (not re-rendered)
+    unchanged: set[str] = field(default_factory=set)
+
+    @property
+    def node_count(self) -> int:
+        return len(self.nodes) + len(self.unchanged)
 
     @property
     def error_count(self) -> int:
@@ -251,6 +259,12 @@ def render_node(hub: LynqHub, form: CompiledForm, row: Row, target: Target) -> N
     return out
 
 
+def input_key_of(revision: str, form: CompiledForm, row: Row) -> str:
+    """A short hash of everything one node is rendered from."""
+    text = "\0".join((revision, form.name, form.fingerprint, *row.values))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
 def render_hub(
     hub: LynqHub,
     forms: Sequence[CompiledForm],
@@ -259,6 +273,8 @@ def render_hub(
     *,
     cache: dict[Any, NodeRender] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    revision: str = "",
+    committed: Mapping[str, str] | None = None,
 ) -> HubRender:
     """Render every (active row × form) of a hub.
 
@@ -267,6 +283,11 @@ def render_hub(
     revision) maps a row's values and a form's fingerprint to its previous render, so unchanged
     rows are not re-rendered; it is left holding only the entries this render used.
     ``progress(done, total)`` is called every few hundred nodes.
+
+    With a ``revision`` (everything besides the rows that the output depends on), each node
+    gets an ``input_key``; a node whose key equals the one ``committed`` records for it (read
+    from its LynqNode in Git and checked against its files) is not rendered at all and lands in
+    ``unchanged``: a fresh process then renders only the rows that changed.
     """
     out = HubRender()
     hub_name = hub.metadata.name
@@ -306,10 +327,15 @@ def render_hub(
             continue
         uid, form_name = pairs[0]
         row, form = by_uid[uid], by_form[form_name]
+        input_key = input_key_of(revision, form, row) if revision else ""
+        if input_key and committed is not None and committed.get(name) == input_key:
+            out.unchanged.add(name)
+            continue
         key = (form.fingerprint, row.values)
         node = cache.get(key) if cache is not None else None
         if node is None:
             node = render_node(hub, form, row, target)
+        node.input_key = input_key
         used[key] = node
         out.nodes[name] = node
     if cache is not None:

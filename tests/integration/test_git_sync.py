@@ -373,3 +373,37 @@ def test_unchanged_rows_and_forms_skip_rendering(bridge: Bridge, monkeypatch: An
         syncer.close()
     assert result.unchanged and result.commit is None and result.nodes == 2
     assert not result.failure
+
+
+def test_fresh_sync_renders_only_the_changed_row(
+    bridge: Bridge, sqlite_db: SqliteDatabase, monkeypatch: Any
+) -> None:
+    from lynq_bridge.config.loading import load_config
+    from lynq_bridge.core import rendering
+    from lynq_bridge.sync import Syncer
+
+    sqlite_db.execute("INSERT INTO tenants (tenant_id, active) VALUES ('delta', '1')")
+    assert bridge.sync() == 0
+    sqlite_db.execute("UPDATE tenants SET replicas = 9 WHERE tenant_id = 'beta'")
+    rendered: list[str] = []
+    real = rendering.render_node
+
+    def counting(hub: Any, form: Any, row: Any, target: Any) -> Any:
+        rendered.append(row.uid)
+        return real(hub, form, row, target)
+
+    monkeypatch.setattr(rendering, "render_node", counting)
+    syncer = Syncer(load_config(bridge.config))  # a new process has no render cache
+    try:
+        (result,) = syncer.sync_all()
+    finally:
+        syncer.close()
+    assert rendered == ["beta"]
+    assert result.commit and result.nodes == 3 and result.updated == 1
+    assert (
+        bridge.load("lynq/default/tenants/beta-web/deployment_default_beta-app.yaml")["spec"][
+            "replicas"
+        ]
+        == 9
+    )
+    assert bridge.nodes() == ["acme-web", "beta-web", "delta-web"]
