@@ -14,15 +14,17 @@ from pathlib import Path
 
 from lynq_bridge.adapters.gitstore import export_directory
 from lynq_bridge.config.loading import load_config
+from lynq_bridge.core.inputs import INPUTS_FILE
 from lynq_bridge.core.reviewing import diff_trees, format_diff
 from lynq_bridge.sync import HubResult, render_directory
 
 
 def _read_tree(root: Path) -> dict[str, bytes]:
+    """The rendered files, without the bridge's own render-input index (not a manifest)."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != INPUTS_FILE
     }
 
 

@@ -26,14 +26,13 @@ from lynq_bridge.adapters.secrets import password_lookup
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
+from lynq_bridge.core.inputs import INPUTS_FILE, trusted_inputs
 from lynq_bridge.core.layout import Target, is_node_dir
 from lynq_bridge.core.messages import Stamp, commit_message, is_settled
 from lynq_bridge.core.planning import (
     DeletionGuard,
     HubPlan,
-    committed_inputs,
     history_paths,
-    lynqnode_paths,
     plan_hub,
 )
 from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub
@@ -105,7 +104,10 @@ class Compiled:
             [spec.git.url, spec.git.branch, spec.argocd.model_dump(), spec.flux.model_dump()]
             if spec.target != "plain"
             else [],
-            hub.model_dump(mode="json", exclude={"status"}),
+            # Where the rows come from does not change what they render to (the snapshot and
+            # the input keys cover the values), so the same rows from another database are
+            # the same output.
+            hub.model_dump(mode="json", exclude={"status": True, "spec": {"source"}}),
             [f.fingerprint for f in self.forms_of(hub)],
         )
 
@@ -149,9 +151,9 @@ class Syncer:
 
     def _committed_inputs(self, existing: Mapping[str, str]) -> dict[str, str]:
         """What each committed node was rendered from, where its files are intact."""
-        paths = lynqnode_paths(existing)
-        blobs = self.git.read_blobs(existing[p] for p in paths)
-        return committed_inputs(existing, {p: blobs[existing[p]] for p in paths})
+        blob = existing.get(INPUTS_FILE)
+        index = self.git.read_blobs([blob]).get(blob) if blob else None
+        return trusted_inputs(existing, index)
 
     def close(self) -> None:
         self.git.close()
@@ -286,12 +288,21 @@ def render_directory(
                 _log_result(result)
                 continue
             rows = rows_from_records(records, columns=query.variables)
-            render = render_hub(hub, compiled.forms_of(hub), rows, compiled.target)
             hub_dir = f"{hub.metadata.namespace}/{hub.metadata.name}"
+            existing = tree.list_tree(hub_dir)
+            index = tree.read_files([f"{hub_dir}/{INPUTS_FILE}"]).get(f"{hub_dir}/{INPUTS_FILE}")
+            render = render_hub(
+                hub,
+                compiled.forms_of(hub),
+                rows,
+                compiled.target,
+                revision=compiled.revision_of(hub),
+                committed=trusted_inputs(existing, index),
+            )
             plan = plan_with_history(
                 hub,
                 render,
-                tree.list_tree(hub_dir),
+                existing,
                 tree.read_files,
                 hub_dir=hub_dir,
                 guard=guard,

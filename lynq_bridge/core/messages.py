@@ -57,7 +57,10 @@ def commit_message(plan: HubPlan, stamp: Stamp, errors: list[str]) -> str:
         )
         if n
     ]
-    subject = f"lynq: {stamp.hub}: {', '.join(counts) or 'refresh'} node(s)"
+    if counts:
+        subject = f"lynq: {stamp.hub}: {', '.join(counts)} node(s)"
+    else:  # only hub files changed (e.g. the render-input index after an upgrade)
+        subject = f"lynq: {stamp.hub}: refresh hub files, no node changed"
     nodes = plan.nodes
     body: list[str] = []
     body += _section("Added", [f"  - {n.name} (uid {n.uid}, form {n.form})" for n in plan.added])

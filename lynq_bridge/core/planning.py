@@ -16,8 +16,7 @@ A node's files include the engine files its target writes beside the node direct
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ import yaml
 
 from lynq_bridge.config.models import InventoryEntry, LynqHub
 from lynq_bridge.core import naming
+from lynq_bridge.core.inputs import INPUTS_FILE, files_digest, format_inputs, node_blobs
 from lynq_bridge.core.layout import (
     FlatTarget,
     NodeLayout,
@@ -39,18 +39,13 @@ from lynq_bridge.core.naming import NODE_FILE
 from lynq_bridge.core.rendering import LABEL_FORM, LABEL_HUB, LABEL_UID, HubRender, NodeRender
 from lynq_bridge.core.yamltext import dump_manifest
 
-ANNOTATION_INPUT = "lynq.sh/input"  # <input key>.<digest of the node's other files>
-
 __all__ = [
     "DeletionGuard",
     "HubPlan",
     "blob_id",
-    "committed_inputs",
-    "files_digest",
     "history_paths",
     "kustomization",
     "lynqnode_manifest",
-    "lynqnode_paths",
     "plan_hub",
     "previous_inventory",
 ]
@@ -96,25 +91,16 @@ def lynqnode_manifest(
     *,
     target: Target | None = None,
     deepest: int = -1,
-    input_stamp: str | None = None,
 ) -> bytes:
     """The LynqNode of a node: identity, labels and the inventory of its children, with the
-    target's annotations (``deepest``: the depth of its deepest resource) and the node's
-    ``input_stamp`` (see ``committed_inputs``)."""
+    target's annotations (``deepest``: the depth of its deepest resource)."""
     labels = {LABEL_HUB: hub.metadata.name, LABEL_FORM: node.form}
     if naming.is_label_value(node.uid):
         labels[LABEL_UID] = node.uid
-    metadata: dict[str, Any] = {
-        "name": node.name,
-        "namespace": hub.metadata.namespace,
-        "labels": labels,
-    }
-    if input_stamp:
-        metadata["annotations"] = {ANNOTATION_INPUT: input_stamp}
     manifest: dict[str, Any] = {
         "apiVersion": "operator.lynq.sh/v1",
         "kind": "LynqNode",
-        "metadata": metadata,
+        "metadata": {"name": node.name, "namespace": hub.metadata.namespace, "labels": labels},
         "spec": {
             "uid": node.uid,
             "templateRef": node.form,
@@ -185,8 +171,9 @@ def _node_files(
                 objects.append(NodeObject(found, depth, entry, resource))
     deepest = max((o.depth for o in objects), default=-1)
     node_path = target.node_path(deepest)
+    files[node_path] = lynqnode_manifest(hub, node, entries, target=target, deepest=deepest)
     objects.append(NodeObject(node_path, deepest + 1))
-    files.update(directory_kustomizations([*files, node_path, *kept]))
+    files.update(directory_kustomizations([*files, *kept]))
     out = {f"{node.name}/{path}": content for path, content in files.items()}
     layout = NodeLayout(
         hub=hub,
@@ -200,16 +187,6 @@ def _node_files(
             raise ValueError(f"engine file {path} of node {node.name} is outside its places")
         out[path] = content
     assembled = {path: (content, blob_id(content)) for path, content in out.items()}
-    # The LynqNode comes last: for a clean node it records what the node was rendered from and
-    # a digest of every other file of the node, so a later sync can trust the committed files.
-    clean = not (node.failed or node.skipped)
-    stamp = None
-    if clean and node.input_key:
-        stamp = f"{node.input_key}.{files_digest((p, b) for p, (_, b) in assembled.items())}"
-    manifest = lynqnode_manifest(
-        hub, node, entries, target=target, deepest=deepest, input_stamp=stamp
-    )
-    assembled[f"{node.name}/{node_path}"] = (manifest, blob_id(manifest))
     if not kept and not (node.failed or node.skipped):
         node.assembled = assembled
     return assembled, {f"{node.name}/{path}" for path in kept}
@@ -269,6 +246,7 @@ def plan_hub(
                 | {f"removed {p.removeprefix(prefix)}" for p in stale}
             )
     _plan_hub_files(plan, existing, desired, keep, target)
+    _plan_inputs(plan, render, existing, desired, keep)
     plan.deletes = sorted(p for p in existing if p not in desired and p not in keep)
     return plan
 
@@ -298,45 +276,31 @@ def _plan_hub_files(
             plan.writes[path] = content
 
 
-def files_digest(blobs: Iterable[tuple[str, str]]) -> str:
-    """A short hash over (path, blob id) pairs, independent of their order."""
-    digest = hashlib.sha256()
-    for path, blob in sorted(blobs):
-        digest.update(f"{path}\0{blob}\n".encode())
-    return digest.hexdigest()[:24]
-
-
-def lynqnode_paths(existing: Mapping[str, str]) -> list[str]:
-    """The committed LynqNode file of every node (paths relative to the hub directory)."""
-    return sorted(
-        p for p in existing if p.endswith(f"/{NODE_FILE}") and is_node_dir(p.split("/", 1)[0])
-    )
-
-
-_STAMP = re.compile(rb"lynq\.sh/input: \"?([0-9a-f]+)\.([0-9a-f]+)\"?")
-
-
-def committed_inputs(existing: Mapping[str, str], lynqnodes: Mapping[str, bytes]) -> dict[str, str]:
-    """node -> input key, for each node whose committed files are exactly the ones its LynqNode
-    recorded a digest of (``lynqnodes``: path relative to the hub directory -> content).
-
-    A node edited by hand, or written by an older version, fails the check and is rendered.
-    """
-    by_node: dict[str, list[tuple[str, str]]] = {}
-    for path, blob in existing.items():
-        owner = path_owner(path)
-        if owner is not None:
-            by_node.setdefault(owner, []).append((path, blob))
-    trusted: dict[str, str] = {}
-    for path, content in lynqnodes.items():
-        owner = path_owner(path)
-        match = _STAMP.search(content)
-        if owner is None or match is None:
-            continue
-        others = [(p, b) for p, b in by_node.get(owner, ()) if p != path]
-        if files_digest(others) == match.group(2).decode():
-            trusted[owner] = match.group(1).decode()
-    return trusted
+def _plan_inputs(
+    plan: HubPlan,
+    render: HubRender,
+    existing: Mapping[str, str],
+    desired: dict[str, bytes],
+    keep: set[str],
+) -> None:
+    """The render-input index (see ``inputs``): rendered clean nodes with the digest of their
+    new files, unrendered ones with the digest of their committed files."""
+    entries: dict[str, tuple[str, str]] = {}
+    for name, node in render.nodes.items():
+        if node.input_key and not (node.failed or node.skipped) and node.assembled is not None:
+            blobs = ((p, b) for p, (_, b) in node.assembled.items())
+            entries[name] = (node.input_key, files_digest(blobs))
+    committed = node_blobs(existing)
+    for name, key in render.unchanged.items():
+        if name in committed:
+            entries[name] = (key, files_digest(committed[name]))
+    if not entries:  # e.g. every node held by the guard: leave the index as it is
+        keep.add(INPUTS_FILE)
+        return
+    content = format_inputs(entries)
+    desired[INPUTS_FILE] = content
+    if existing.get(INPUTS_FILE) != blob_id(content):
+        plan.writes[INPUTS_FILE] = content
 
 
 def history_paths(render: HubRender, existing: Mapping[str, str]) -> dict[str, str]:

@@ -81,8 +81,9 @@ class HubRender:
     nodes: dict[str, NodeRender] = field(default_factory=dict)
     row_errors: list[str] = field(default_factory=list)
     blocked_nodes: set[str] = field(default_factory=set)  # names whose files must be kept as is
-    # nodes whose committed files already are the render of the same input (not re-rendered)
-    unchanged: set[str] = field(default_factory=set)
+    # node -> input key, for nodes whose committed files already are the render of the same
+    # input (see core.inputs): not rendered again, their files are kept as they are
+    unchanged: dict[str, str] = field(default_factory=dict)
 
     @property
     def node_count(self) -> int:
@@ -285,8 +286,8 @@ def render_hub(
     ``progress(done, total)`` is called every few hundred nodes.
 
     With a ``revision`` (everything besides the rows that the output depends on), each node
-    gets an ``input_key``; a node whose key equals the one ``committed`` records for it (read
-    from its LynqNode in Git and checked against its files) is not rendered at all and lands in
+    gets an ``input_key``; a node whose key equals the one ``committed`` holds for it (from the
+    hub's input index, checked against its files) is not rendered at all and lands in
     ``unchanged``: a fresh process then renders only the rows that changed.
     """
     out = HubRender()
@@ -329,7 +330,7 @@ def render_hub(
         row, form = by_uid[uid], by_form[form_name]
         input_key = input_key_of(revision, form, row) if revision else ""
         if input_key and committed is not None and committed.get(name) == input_key:
-            out.unchanged.add(name)
+            out.unchanged[name] = input_key
             continue
         key = (form.fingerprint, row.values)
         node = cache.get(key) if cache is not None else None

@@ -79,7 +79,11 @@ def test_updated_column_changes_only_that_nodes_files(
     sqlite_db.execute("UPDATE tenants SET replicas = 5 WHERE tenant_id = 'acme'")
     assert bridge.sync() == 0
     changed = git("--git-dir", str(bridge.remote), "diff", "--name-only", "HEAD~1", "HEAD").split()
-    assert changed == [f"{NODE}/deployment_default_acme-app.yaml", f"{NODE}/lynqnode.yaml"]
+    assert changed == [
+        "lynq/default/tenants/.lynq-inputs",  # the render-input index records the new row
+        f"{NODE}/deployment_default_acme-app.yaml",
+        f"{NODE}/lynqnode.yaml",
+    ]
     message = bridge.message()
     assert "Lynq-Nodes-Updated: acme-web" in message
     assert "acme-web (uid acme, form web): app" in message
@@ -407,3 +411,17 @@ def test_fresh_sync_renders_only_the_changed_row(
         == 9
     )
     assert bridge.nodes() == ["acme-web", "beta-web", "delta-web"]
+
+
+def test_form_change_touches_only_the_nodes_whose_output_changes(bridge: Bridge) -> None:
+    assert bridge.sync() == 0
+    form = bridge.config / "form.yaml"
+    form.write_text(form.read_text().replace("default('basic')", "default('starter')"))
+    assert bridge.sync() == 0
+    changed = git("--git-dir", str(bridge.remote), "diff", "--name-only", "HEAD~1", "HEAD").split()
+    assert changed == [
+        "lynq/default/tenants/.lynq-inputs",
+        "lynq/default/tenants/beta-web/deployment_default_beta-app.yaml",
+        "lynq/default/tenants/beta-web/lynqnode.yaml",
+    ]
+    assert "Lynq-Nodes-Updated: beta-web" in bridge.message()

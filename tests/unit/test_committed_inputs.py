@@ -1,70 +1,95 @@
-"""Trusting committed nodes: a LynqNode's input stamp is honoured only when its files are intact."""
+"""The render-input index: committed nodes are trusted only while their files are intact."""
 
 from __future__ import annotations
 
 import pytest
 from test_rendering import HUB, compiled_form, plan
 
-from lynq_bridge.core.planning import blob_id, committed_inputs, lynqnode_paths
+from lynq_bridge.core.inputs import INPUTS_FILE, trusted_inputs
+from lynq_bridge.core.planning import blob_id
 from lynq_bridge.core.rendering import input_key_of, render_hub
 from lynq_bridge.core.rows import rows_from_records
 from renderers.plain import PlainTarget
 
 RECORDS = [("acme", "1", "https://acme.example.com", "pro", 3), ("beta", "1", "", "", 1)]
+COLUMNS = ("domain", "plan", "replicas")
 
 
-def committed_tree() -> tuple[dict[str, str], dict[str, bytes]]:
-    rows = rows_from_records(RECORDS, columns=("domain", "plan", "replicas"))
+def committed_tree() -> tuple[dict[str, str], bytes]:
+    rows = rows_from_records(RECORDS, columns=COLUMNS)
     render = render_hub(HUB, [compiled_form()], rows, PlainTarget(), revision="rev1")
     files = plan(render).writes
-    return {p: blob_id(c) for p, c in files.items()}, files
+    return {p: blob_id(c) for p, c in files.items()}, files[INPUTS_FILE]
+
+
+def test_index_lists_every_clean_node_and_is_not_in_any_kustomization() -> None:
+    rows = rows_from_records(RECORDS, columns=COLUMNS)
+    render = render_hub(HUB, [compiled_form()], rows, PlainTarget(), revision="rev1")
+    files = plan(render).writes
+    lines = files[INPUTS_FILE].decode().splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["acme-web", "beta-web"]
+    assert all(INPUTS_FILE.encode() not in c for p, c in files.items() if p != INPUTS_FILE)
+
+
+def test_without_a_revision_no_index_is_written() -> None:
+    rows = rows_from_records(RECORDS, columns=COLUMNS)
+    render = render_hub(HUB, [compiled_form()], rows, PlainTarget())
+    assert INPUTS_FILE not in plan(render).writes
 
 
 def test_intact_nodes_are_trusted_with_their_input_key() -> None:
-    existing, files = committed_tree()
-    lynqnodes = {p: files[p] for p in lynqnode_paths(existing)}
-    trusted = committed_inputs(existing, lynqnodes)
-    rows = rows_from_records(RECORDS, columns=("domain", "plan", "replicas"))
-    assert trusted == {
+    existing, index = committed_tree()
+    rows = rows_from_records(RECORDS, columns=COLUMNS)
+    assert trusted_inputs(existing, index) == {
         "acme-web": input_key_of("rev1", compiled_form(), rows[0]),
         "beta-web": input_key_of("rev1", compiled_form(), rows[1]),
     }
 
 
-@pytest.mark.parametrize("change", ["edit", "add", "remove"])
+@pytest.mark.parametrize("change", ["edit", "add", "remove", "edit-lynqnode"])
 def test_a_touched_node_is_not_trusted(change: str) -> None:
-    existing, files = committed_tree()
+    existing, index = committed_tree()
     target = "acme-web/deployment_t-acme_acme-app.yaml"
     if change == "edit":
         existing[target] = blob_id(b"edited by hand\n")
     elif change == "add":
         existing["acme-web/stray.yaml"] = blob_id(b"a: 1\n")
-    else:
+    elif change == "remove":
         del existing[target]
-    lynqnodes = {p: files[p] for p in lynqnode_paths(existing)}
-    assert set(committed_inputs(existing, lynqnodes)) == {"beta-web"}
+    else:
+        existing["acme-web/lynqnode.yaml"] = blob_id(b"kind: LynqNode\n")
+    assert set(trusted_inputs(existing, index)) == {"beta-web"}
+
+
+def test_malformed_index_trusts_nothing() -> None:
+    existing, _ = committed_tree()
+    assert trusted_inputs(existing, b"garbage\n\x00\xff") == {}
+    assert trusted_inputs(existing, None) == {}
 
 
 def test_unchanged_nodes_are_not_rendered_and_keep_their_files() -> None:
-    existing, files = committed_tree()
-    trusted = committed_inputs(existing, {p: files[p] for p in lynqnode_paths(existing)})
-    changed = [RECORDS[0], ("beta", "1", "", "", 2)]
-    rows = rows_from_records(changed, columns=("domain", "plan", "replicas"))
+    existing, index = committed_tree()
+    trusted = trusted_inputs(existing, index)
+    rows = rows_from_records([RECORDS[0], ("beta", "1", "", "", 2)], columns=COLUMNS)
     render = render_hub(
         HUB, [compiled_form()], rows, PlainTarget(), revision="rev1", committed=trusted
     )
-    assert render.unchanged == {"acme-web"} and set(render.nodes) == {"beta-web"}
+    assert set(render.unchanged) == {"acme-web"} and set(render.nodes) == {"beta-web"}
     result = plan(render, existing)
     assert not result.removed and not result.deletes
     assert sorted(result.updated) == ["beta-web"]
-    assert all(p.startswith("beta-web/") for p in result.writes)
+    assert {p.split("/")[0] for p in result.writes} == {"beta-web", INPUTS_FILE}
 
 
 def test_another_revision_renders_everything() -> None:
-    existing, files = committed_tree()
-    trusted = committed_inputs(existing, {p: files[p] for p in lynqnode_paths(existing)})
-    rows = rows_from_records(RECORDS, columns=("domain", "plan", "replicas"))
+    existing, index = committed_tree()
+    rows = rows_from_records(RECORDS, columns=COLUMNS)
     render = render_hub(
-        HUB, [compiled_form()], rows, PlainTarget(), revision="rev2", committed=trusted
+        HUB,
+        [compiled_form()],
+        rows,
+        PlainTarget(),
+        revision="rev2",
+        committed=trusted_inputs(existing, index),
     )
     assert not render.unchanged and set(render.nodes) == {"acme-web", "beta-web"}
