@@ -32,12 +32,21 @@ import hashlib
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import NoReturn
 
 from jinja2 import Undefined
+
+from lynq_bridge.core.casing import (
+    GO_SPACE,
+    camel_case,
+    kebab_case,
+    lower1,
+    snake_case,
+    title1,
+    upper1,
+)
 
 __all__ = [
     "FILTERS",
@@ -75,11 +84,6 @@ __all__ = [
     "upper",
 ]
 
-# Go's unicode.IsSpace, which strings.TrimSpace uses; str.strip() would also strip \x1c-\x1f.
-_GO_SPACE = (
-    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-    "\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 _GO_INT = re.compile(r"[+-]?[0-9]+")  # strconv.Atoi
 _GO_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ParseFloat
 _TRUE_WORDS = frozenset({"true", "1", "yes", "on", "t", "y"})
@@ -157,22 +161,6 @@ def to_text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return str(value)
-
-
-def _upper1(char: str) -> str:
-    # Go maps one rune to one rune; Python's full mapping may expand ("ß" -> "SS").
-    upper_char = char.upper()
-    return upper_char if len(upper_char) == 1 else char
-
-
-def _title1(char: str) -> str:
-    title_char = char.title()
-    return title_char if len(title_char) == 1 else _upper1(char)
-
-
-def _lower1(char: str) -> str:
-    lower_char = char.lower()
-    return lower_char if len(lower_char) == 1 else char
 
 
 # --- Lynq's own functions ----------------------------------------------------------------------
@@ -314,19 +302,19 @@ def trunc(value: object, length: int) -> str:
 
 def trim(value: object) -> str:
     """Remove leading and trailing white space (Go's ``strings.TrimSpace``)."""
-    return to_text(value).strip(_GO_SPACE)
+    return to_text(value).strip(GO_SPACE)
 
 
 def upper(value: object) -> str:
     """Upper case, one character to one character like Go (``ß`` stays ``ß``)."""
     text = to_text(value)
-    return text.upper() if text.isascii() else "".join(map(_upper1, text))
+    return text.upper() if text.isascii() else "".join(map(upper1, text))
 
 
 def lower(value: object) -> str:
     """Lower case, one character to one character like Go."""
     text = to_text(value)
-    return text.lower() if text.isascii() else "".join(map(_lower1, text))
+    return text.lower() if text.isascii() else "".join(map(lower1, text))
 
 
 def _is_word_separator(char: str) -> bool:
@@ -334,7 +322,7 @@ def _is_word_separator(char: str) -> bool:
         return not (char.isalnum() or char == "_")
     if char.isalpha() or char.isdecimal():
         return False
-    return char in _GO_SPACE
+    return char in GO_SPACE
 
 
 def title(value: object) -> str:
@@ -342,7 +330,7 @@ def title(value: object) -> str:
     out = []
     previous = " "
     for char in to_text(value):
-        out.append(_title1(char) if _is_word_separator(previous) else char)
+        out.append(title1(char) if _is_word_separator(previous) else char)
         previous = char
     return "".join(out)
 
@@ -367,167 +355,22 @@ def contains(value: object, substring: object) -> bool:
     return to_text(substring) in to_text(value)
 
 
-# --- case conversion: github.com/huandu/xstrings v1.5 (Sprig 3.3) ---------------------------
-
-_INVALID, _NUMBER, _UPPER, _ALPHA, _CONNECTOR, _PUNCT, _OTHER = range(7)
-
-
-def _is_upper(char: str) -> bool:
-    return unicodedata.category(char) == "Lu"
-
-
-def _is_punct(char: str) -> bool:
-    return unicodedata.category(char).startswith("P")
-
-
-def _is_number(char: str) -> bool:
-    return unicodedata.category(char).startswith("N")
-
-
-def _is_connector(char: str) -> bool:
-    return char in "-_" or char in _GO_SPACE
-
-
-def _is_alphabet(char: str) -> bool:
-    # A letter that is not a CJK ideograph (CJK has no case, so it never starts a new word).
-    if not char.isalpha():
-        return False
-    code = ord(char)
-    return not (0x4E00 <= code <= 0x9FCC or 0x3400 <= code <= 0x4D85 or 0x20000 <= code <= 0x2B81D)
-
-
-def _run_end(text: str, start: int, accept: Callable[[str], bool]) -> int:
-    while start < len(text) and accept(text[start]):
-        start += 1
-    return start
-
-
-def _next_word(text: str) -> tuple[int, str, str]:
-    if not text:
-        return _INVALID, "", ""
-    first = text[0]
-    if _is_connector(first):
-        kind, end = _CONNECTOR, _run_end(text, 1, _is_connector)
-    elif _is_punct(first):
-        kind, end = _PUNCT, _run_end(text, 1, _is_punct)
-    elif _is_upper(first):
-        kind, end = _UPPER, 1
-        if len(text) > 1 and _is_upper(text[1]):
-            end = _run_end(text, 1, _is_upper)
-            if end < len(text) and _is_alphabet(text[end]):
-                end -= 1  # "HTTPServer" splits as "HTTP" + "Server"
-        elif len(text) > 1 and _is_alphabet(text[1]):
-            end = _run_end(text, 1, lambda c: _is_alphabet(c) and not _is_upper(c))
-    elif _is_alphabet(first):
-        kind, end = _ALPHA, _run_end(text, 1, lambda c: _is_alphabet(c) and not _is_upper(c))
-    elif _is_number(first):
-        kind, end = _NUMBER, _run_end(text, 1, _is_number)
-    else:
-        kind = _OTHER
-        end = _run_end(
-            text,
-            1,
-            lambda c: not (_is_connector(c) or _is_alphabet(c) or _is_number(c) or _is_punct(c)),
-        )
-    return kind, text[:end], text[end:]
-
-
-def _write_lower(out: list[str], kind: int, word: str, connector: str) -> None:
-    if kind not in (_UPPER, _CONNECTOR):
-        out.append(word)
-        return
-    for char in word:
-        out.append(connector if _is_connector(char) else _lower1(char))
-
-
-def _split_lower(text: str, connector: str) -> str:
-    # A line-by-line port of xstrings.camelCaseToLowerCase; the branches mirror its switch.
-    if not text:
-        return ""
-    out: list[str] = []
-    kind, word, rest = _next_word(text)
-    while rest:
-        if kind != _CONNECTOR:
-            _write_lower(out, kind, word, connector)
-        previous, last = kind, word
-        kind, word, rest = _next_word(rest)
-        if previous == _NUMBER:
-            while kind in (_ALPHA, _NUMBER):
-                _write_lower(out, kind, word, connector)
-                kind, word, rest = _next_word(rest)
-            if kind not in (_INVALID, _PUNCT, _CONNECTOR):
-                out.append(connector)
-        elif previous == _CONNECTOR:
-            _write_lower(out, previous, last, connector)
-        elif previous == _PUNCT:
-            pass
-        elif kind != _NUMBER:
-            if kind not in (_CONNECTOR, _PUNCT):
-                out.append(connector)
-        elif rest:
-            last = word
-            kind, word, rest = _next_word(rest)
-            if kind != _ALPHA:  # a number ends the previous word: "Bld4Floor" -> "bld4_floor"
-                _write_lower(out, _NUMBER, last, connector)
-                if kind not in (_CONNECTOR, _PUNCT):
-                    out.append(connector)
-                continue
-            out.append(connector)  # letters after a number start a word: "HTTP2xx" -> "http_2xx"
-            _write_lower(out, _NUMBER, last, connector)
-            while kind in (_ALPHA, _NUMBER):
-                _write_lower(out, kind, word, connector)
-                kind, word, rest = _next_word(rest)
-            if kind not in (_INVALID, _CONNECTOR, _PUNCT):
-                out.append(connector)
-    _write_lower(out, kind, word, connector)
-    return "".join(out)
+# --- case conversion (see ``casing``) -----------------------------------------------------------
 
 
 def snakecase(value: object) -> str:
     """``FirstName`` -> ``first_name``, ``HTTPServer`` -> ``http_server``."""
-    return _split_lower(to_text(value), "_")
+    return snake_case(to_text(value))
 
 
 def kebabcase(value: object) -> str:
     """``FirstName`` -> ``first-name``, ``HTTPServer`` -> ``http-server``."""
-    return _split_lower(to_text(value), "-")
+    return kebab_case(to_text(value))
 
 
 def camelcase(value: object) -> str:
     """``http_server`` -> ``HttpServer`` (Sprig's camelcase is upper camel case)."""
-    # A line-by-line port of xstrings.toCamelCase(str, isBig=true).
-    text = to_text(value)
-    out: list[str] = []
-    index, current, first_upper = 0, "", False
-    while index < len(text):
-        current = text[index]
-        index += 1
-        if not _is_connector(current):
-            first_upper = _is_upper(current)
-            current = _upper1(current)
-            break
-        out.append(current)
-    if index >= len(text):
-        if text:
-            out.append(current)
-        return "".join(out)
-    for char in text[index:]:
-        previous, current = current, char
-        if _is_connector(current) and _is_connector(previous):
-            out.append(previous)
-            continue
-        if _is_connector(previous):
-            first_upper = _is_upper(current)
-            current = _upper1(current)
-        else:
-            if first_upper:
-                if _is_upper(current):
-                    current = _lower1(current)
-                else:
-                    first_upper = False
-            out.append(previous)
-    out.append(current)
-    return "".join(out)
+    return camel_case(to_text(value))
 
 
 # --- regular expressions ----------------------------------------------------------------------
