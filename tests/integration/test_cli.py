@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
@@ -59,3 +60,17 @@ def test_usage_error_exits_2(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 2
+
+
+def test_log_json_writes_one_json_object_per_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "lynq_bridge", "--log-json", "demo", "--dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    synced = [r for r in records if r["message"].startswith("synced hub default/tenants")]
+    assert len(synced) == 1
+    assert synced[0]["level"] == "info" and synced[0]["hub"] == "default/tenants"
+    assert len(synced[0]["commit"]) == 40
