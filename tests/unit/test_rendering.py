@@ -11,30 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import targets_fixture as fixture
 import yaml
+from targets_fixture import HUB, rows
 
-from lynq_bridge.config.models import LynqForm, LynqHub
-from lynq_bridge.core.forms import compile_form
-from lynq_bridge.core.planning import DeletionGuard, HubPlan, blob_id, plan_hub
+from lynq_bridge.core.planning import DeletionGuard, HubPlan, blob_id
 from lynq_bridge.core.rendering import HubRender, render_hub
-from lynq_bridge.core.rows import Row, rows_from_records
-from lynq_bridge.core.templating import TemplateEngine
 from renderers.plain import PlainTarget
 
 GOLDEN = Path(__file__).parent / "golden"
-
-HUB = LynqHub.model_validate(
-    {
-        "apiVersion": "operator.lynq.sh/v1",
-        "kind": "LynqHub",
-        "metadata": {"name": "tenants", "namespace": "apps"},
-        "spec": {
-            "source": {"type": "sqlite", "sqlite": {"path": "/x.db", "table": "tenants"}},
-            "valueMappings": {"uid": "tenant_id", "activate": "active"},
-            "extraValueMappings": {"domain": "domain", "plan": "plan", "replicas": "replicas"},
-        },
-    }
-)
 
 FORM_YAML = """
 apiVersion: operator.lynq.sh/v1
@@ -107,28 +92,15 @@ RECORDS = [
 
 
 def compiled_form(text: str = FORM_YAML) -> Any:
-    form = LynqForm.model_validate(yaml.safe_load(text))
-    compiled, problems, _ = compile_form(form, engine=TemplateEngine())
-    assert not problems, problems
-    return compiled
-
-
-def rows(records: list[tuple[Any, ...]] = RECORDS) -> list[Row]:
-    return rows_from_records(records, columns=("domain", "plan", "replicas"))
+    return fixture.compiled_form(text)
 
 
 def render(records: list[tuple[Any, ...]] = RECORDS, text: str = FORM_YAML) -> HubRender:
-    return render_hub(HUB, [compiled_form(text)], rows(records), PlainTarget())
+    return fixture.render(PlainTarget(), records, text)
 
 
 def plan(render_: HubRender, existing: dict[str, str] | None = None, **kw: Any) -> HubPlan:
-    return plan_hub(
-        HUB,
-        render_,
-        existing or {},
-        previous_nodes=kw.pop("previous", {}),
-        guard=kw.pop("guard", DeletionGuard(25)),
-    )
+    return fixture.plan(PlainTarget(), render_, existing, **kw)
 
 
 def test_rendered_tree_matches_golden_files() -> None:
