@@ -188,25 +188,24 @@ class Syncer:
             dirs = self.git.list_dirs(head.commit, hub_dir)
             result.nodes = len([d for d in dirs if is_node_dir(d)])  # not argocd/, flux/
             return
-        existing = self.git.list_tree(head.commit, hub_dir)
-        render = render_hub(
-            hub,
-            compiled.forms_of(hub),
-            rows,
-            compiled.target,
-            cache=self._cache(hub, stamp.form_revision),
-            progress=self.progress,
-            revision=stamp.form_revision,
-            committed=self._committed_inputs(existing),
-        )
-        result.errors = render_errors(render)
-        result.nodes = render.node_count
         retries = compiled.config.bridge.spec.git.pushRetries
-        for attempt in range(retries):
-            if attempt:
-                # Nodes left unrendered keep whatever the new head holds for them; a hand edit
-                # that raced in is caught by their digest at the next sync.
-                existing = self.git.list_tree(head.commit, hub_dir)
+        for _attempt in range(retries):
+            # Planned against the files actually on this head: after a rejected push the new head
+            # may hold a hand edit of a node the index called unchanged. Its digest then fails,
+            # so it is rendered (from the cache) and restored in this same sync.
+            existing = self.git.list_tree(head.commit, hub_dir)
+            render = render_hub(
+                hub,
+                compiled.forms_of(hub),
+                rows,
+                compiled.target,
+                cache=self._cache(hub, stamp.form_revision),
+                progress=self.progress,
+                revision=stamp.form_revision,
+                committed=self._committed_inputs(existing),
+            )
+            result.errors = render_errors(render)
+            result.nodes = render.node_count
             plan = plan_with_history(
                 hub,
                 render,

@@ -187,6 +187,41 @@ def test_rejected_push_rebases_onto_concurrent_commit(
     assert "enterprise" in bridge.show(f"{NODE}/deployment_default_acme-app.yaml")
 
 
+def test_hand_edit_racing_our_push_is_restored_in_the_same_sync(
+    bridge: Bridge, sqlite_db: SqliteDatabase, tmp_path: Path
+) -> None:
+    bridge.sync()
+    service = f"{NODE}/service_default_acme-app.yaml"
+    original = bridge.show(service)
+    # A person edits acme's Service while the bridge pushes a change of another tenant: the
+    # pre-receive hook lands the edit first, so our push is rejected and we re-plan on top of it.
+    # acme's row did not change, so the index calls its node unchanged; only its digest, checked
+    # against the files on the new head, shows the edit.
+    other = tmp_path / "other"
+    git("clone", "--quiet", str(bridge.remote), str(other))
+    (other / service).write_text(original.replace("port: 80", "port: 8080"))
+    commit_by_hand(other, "hand edit", push=False)
+    hook = bridge.remote / "hooks" / "pre-receive"
+    flag = tmp_path / "raced"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"if [ ! -e {flag} ]; then touch {flag}; "
+        f"cd {other} && env -u GIT_DIR -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY "
+        "-u GIT_ALTERNATE_OBJECT_DIRECTORIES git push --quiet origin HEAD:main; fi\n"
+    )
+    hook.chmod(0o755)
+    sqlite_db.execute("UPDATE tenants SET plan = 'enterprise' WHERE tenant_id = 'beta'")
+    assert bridge.sync() == 0
+    log = git("--git-dir", str(bridge.remote), "log", "--format=%s", "refs/heads/main").splitlines()
+    assert log[1] == "hand edit"
+    assert log[0].startswith("lynq: default/tenants: update 2")
+    assert bridge.show(service) == original
+    hook.unlink()
+    head = bridge.head()
+    assert bridge.sync() == 0
+    assert bridge.head() == head  # nothing left to restore
+
+
 def test_failed_push_leaves_remote_unchanged_and_next_run_converges(
     bridge: Bridge, sqlite_db: SqliteDatabase
 ) -> None:
