@@ -4,8 +4,8 @@ scripts/test.sh starts MariaDB and PostgreSQL and exports their admin URLs in
 ``LYNQ_TEST_MYSQL_URL`` and ``LYNQ_TEST_POSTGRES_URL`` (plus read-only credentials). Each test that
 asks for ``mysql_database`` or ``postgres_database`` gets a new, uniquely named, empty database that
 is dropped afterwards, so tests never see each other's tables. Without the variables, tests that
-need a server are skipped locally and fail in CI (``CI=true``), where a silent skip would hide a
-broken set-up.
+need a server are skipped locally and fail in CI (any truthy ``CI``), where a silent skip would
+hide a broken set-up: every such decision in tests/ goes through ``services.missing_service``.
 
 Tests fill databases with ``db.execute(...)`` or the ``execute`` fixture
 (``execute(url, *statements)``); a statement is SQL text or ``(sql, params)`` with ``:name``
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services import missing_service
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 
@@ -36,9 +37,7 @@ def require_service(env_var: str, what: str) -> str:
     value = os.environ.get(env_var)
     if value:
         return value
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} is required in CI: {env_var} is not set; run scripts/test.sh")
-    pytest.skip(f"{what} is not available: {env_var} is not set; run scripts/test.sh")
+    missing_service(what, f"{env_var} is not set; run scripts/test.sh")
 
 
 def execute(url: str, *statements: Statement) -> None:

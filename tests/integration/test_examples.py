@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from services import missing_service
 
 from lynq_bridge.cli import main
 from lynq_bridge.core.inputs import INPUTS_FILE
@@ -111,9 +112,7 @@ def kubectl() -> str:
     found = shutil.which("kubectl") or shutil.which("kubectl", path=str(control_plane))
     if found:
         return found
-    if os.environ.get("CI") == "true":
-        pytest.fail("kubectl is required in CI to build the rendered kustomizations")
-    pytest.skip("kubectl is not available to build the rendered kustomizations")
+    missing_service("kubectl", "it is needed to build the rendered kustomizations")
 
 
 def git(remote: Path, *args: str) -> str:

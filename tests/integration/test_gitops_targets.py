@@ -28,6 +28,7 @@ import pytest
 import yaml
 from bridge_harness import Bridge, SqliteDatabase
 from controlplane import ControlPlane, find_binaries, install_crds, start_control_plane
+from services import missing_service
 from targets_fixture import FORM_YAML
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,10 +55,7 @@ BRIDGE_SPEC = {
 
 def require(what: str, reason: str) -> None:
     """Skip locally, fail in CI (where a silent skip would hide a broken set-up)."""
-    message = f"{what} is not available: {reason}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing_service(what, reason)
 
 
 def kubectl_binary() -> str:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services import missing_service
 
 from lynq_bridge.core.functions import GLOBALS
 from lynq_bridge.core.templating import TemplateEngine, TemplateError
@@ -336,15 +337,12 @@ def _vectors_to_run() -> list[dict[str, Any]]:
 def test_vector_file_is_present() -> None:
     if _vectors_path().exists():
         return
-    message = f"{VECTORS_FILE} not found at {_vectors_path()} (set LYNQ_SHARED_DIR)"
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(message)
-    pytest.skip(message)
+    missing_service(VECTORS_FILE, f"not found at {_vectors_path()} (set LYNQ_SHARED_DIR)")
 
 
 def test_every_vector_is_either_run_or_listed_with_a_reason() -> None:
     if not VECTORS:
-        pytest.skip(f"{VECTORS_FILE} not found")
+        missing_service(VECTORS_FILE, "it was not found (set LYNQ_SHARED_DIR)")
     ids = [vector["id"] for vector in VECTORS]
     assert len(ids) == len(set(ids)), "vector ids are unique"
     assert set(NOT_RUN) <= set(ids), f"stale NOT_RUN entries: {set(NOT_RUN) - set(ids)}"

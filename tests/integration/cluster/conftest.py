@@ -2,7 +2,7 @@
 
 ``kube`` (session) starts etcd and kube-apiserver once for all cluster tests and stops them by
 PID at the end, also when tests fail. Without the binaries the tests skip locally and fail in CI
-(``CI=true``), where a silent skip would hide a broken set-up. Every test gets its own
+(any truthy ``CI``), where a silent skip would hide a broken set-up. Every test gets its own
 namespace, so tests never see each other's objects, and an injectable ``clock``, so timeouts
 are tested without sleeping.
 """
@@ -10,13 +10,13 @@ are tested without sleeping.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from cluster_objects import Clock, Report
 from controlplane import ApiClient, ControlPlane, find_binaries, start_control_plane
+from services import missing_service
 
 from lynq_bridge.reporter import ReportResult, report_once
 
@@ -52,12 +52,10 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     bin_dir, missing = find_binaries()
     if missing:
         reason = (
-            f"the test control plane is not built: {', '.join(missing)} missing in {bin_dir}; "
+            f"it is not built: {', '.join(missing)} missing in {bin_dir}; "
             "run scripts/build-control-plane.sh or set LYNQ_TEST_CONTROL_PLANE_BIN"
         )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing_service("the test control plane", reason)
     plane = start_control_plane(bin_dir, tmp_path_factory.mktemp("control-plane"))
     try:
         with plane.api() as api:
