@@ -70,6 +70,9 @@ class CompiledForm:
     resources: tuple[CompiledResource, ...]  # dependencies first, then form order
     fingerprint: str
     warnings: tuple[str, ...] = field(default=())
+    strict_secrets: bool = False
+    """Whether a resource that renders to a Secret with literal data is an error (see
+    ``literal_secret_problem``): a templated kind is only known once rendered."""
 
     @property
     def name(self) -> str:
@@ -158,15 +161,21 @@ def _order(form: str, entries: list[ResourceEntry], problems: list[str]) -> dict
     return depth
 
 
-def _secret_warning(form: str, entry: ResourceEntry) -> str | None:
-    if entry.spec.get("kind") != "Secret":
+def literal_secret_problem(manifest: Mapping[str, Any]) -> str | None:
+    """Why ``manifest`` (a form's spec or a rendered object) must not go to Git, or None."""
+    if manifest.get("kind") != "Secret":
         return None
-    if entry.spec.get("data") or entry.spec.get("stringData"):
+    if manifest.get("data") or manifest.get("stringData"):
         return (
-            f'form {form}, resource "{entry.id}": Secret with literal data; secrets do not '
-            "belong in Git, use ExternalSecrets, SealedSecrets or SOPS"
+            "Secret with literal data; secrets do not belong in Git, use ExternalSecrets, "
+            "SealedSecrets or SOPS"
         )
     return None
+
+
+def _secret_warning(form: str, entry: ResourceEntry) -> str | None:
+    problem = literal_secret_problem(entry.spec)
+    return f'form {form}, resource "{entry.id}": {problem}' if problem else None
 
 
 def fingerprint_of(*documents: Any) -> str:
@@ -233,8 +242,13 @@ def compile_form(
         CompiledForm(
             form=form,
             resources=tuple(ordered),
-            fingerprint=fingerprint_of(form.model_dump(mode="json", exclude={"status"})),
+            # strictSecrets changes what renders, so it is part of the fingerprint when set
+            fingerprint=fingerprint_of(
+                form.model_dump(mode="json", exclude={"status"}),
+                *(["strictSecrets"] if strict_secrets else []),
+            ),
             warnings=tuple(warnings),
+            strict_secrets=strict_secrets,
         ),
         problems,
         warnings,

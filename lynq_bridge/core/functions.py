@@ -21,6 +21,11 @@ Deliberate differences from Lynq/Sprig, chosen so that no input can produce surp
 - ``int``/``float`` of non-finite numbers (``inf``, ``nan``, ``1e400``) give 0;
 - ``None`` prints as an empty string (Go prints ``<no value>`` or ``<nil>``).
 
+Regular expressions (``regexMatch``, ``regexReplaceAll``) run on RE2, the engine behind Go's
+``regexp``: Go's syntax and semantics (``\\d`` is ASCII, ``$`` is the end of the text, no
+backreferences or lookarounds) and time linear in the text, so no pattern can stall a sync.
+An invalid pattern is a render error that names it.
+
 The module is pure: no clock, no randomness, no environment, no I/O.
 """
 
@@ -28,16 +33,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import math
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import NoReturn
+from typing import Final, NoReturn
 
+import re2
 from jinja2 import Undefined
 
+from lynq_bridge.core import limits
 from lynq_bridge.core.casing import (
     GO_SPACE,
     camel_case,
@@ -85,10 +93,13 @@ __all__ = [
 ]
 
 _GO_INT = re.compile(r"[+-]?[0-9]+")  # strconv.Atoi
-_GO_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ParseFloat
+# ParseFloat. Unambiguous on purpose: with "[0-9]+\.?[0-9]*" a long run of digits followed by
+# anything else took time cubic in its length (10,000 digits: 14 s).
+_GO_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TRUE_WORDS = frozenset({"true", "1", "yes", "on", "t", "y"})
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _AUTHORITY_END = re.compile(r"[/?#]")
+_GROUP_NAME = re.compile(r"\{(\w+)\}|(\w+)")  # after "$" in a regexReplaceAll replacement
 _GO_ESCAPES = {
     "\a": "\\a",
     "\b": "\\b",
@@ -337,7 +348,12 @@ def title(value: object) -> str:
 
 def replace(value: object, old: object, new: object) -> str:
     """Replace every occurrence of ``old`` with ``new``."""
-    return to_text(value).replace(to_text(old), to_text(new))
+    text, old_text, new_text = to_text(value), to_text(old), to_text(new)
+    count = text.count(old_text) if old_text else len(text) + 1
+    limits.check_growth(
+        'filter "replace"', len(text) + count * (len(new_text) - len(old_text)), text
+    )
+    return text.replace(old_text, new_text)
 
 
 def has_prefix(value: object, prefix: object) -> bool:
@@ -376,17 +392,29 @@ def camelcase(value: object) -> str:
 # --- regular expressions ----------------------------------------------------------------------
 
 
-def _compile_regex(pattern: object) -> re.Pattern[str]:
-    text = to_text(pattern)
+_RE2_OPTIONS: Final = re2.Options()
+_RE2_OPTIONS.log_errors = False  # an invalid pattern is our error, not a line on stderr
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_regex(text: str) -> re2._Regexp[str]:
     try:
-        return re.compile(text)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression {text!r}: {exc}") from None
+        return re2.compile(text, options=_RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", errors="replace")
+        raise ValueError(f"invalid regular expression {_go_quote(text)}: {reason}") from None
 
 
-def _expand(template: str, match: re.Match[str]) -> str:
+def _regex(pattern: object) -> re2._Regexp[str]:
+    return _compile_regex(to_text(pattern))
+
+
+def _expand(template: str, match: re2._Match[str]) -> str:
     # Go's Regexp.Expand: $1, ${1}, $name, ${name}; $$ is "$"; unknown groups give "".
     out: list[str] = []
+    regexp = match.re
     while "$" in template:
         before, _, template = template.partition("$")
         out.append(before)
@@ -394,7 +422,7 @@ def _expand(template: str, match: re.Match[str]) -> str:
             out.append("$")
             template = template[1:]
             continue
-        named = re.match(r"\{(\w+)\}|(\w+)", template)
+        named = _GROUP_NAME.match(template)
         if named is None:
             out.append("$")
             continue
@@ -402,8 +430,8 @@ def _expand(template: str, match: re.Match[str]) -> str:
         template = template[named.end() :]
         group: int | str | None = None
         if name.isascii() and name.isdigit() and not (name.startswith("0") and len(name) > 1):
-            group = int(name) if int(name) <= match.re.groups else None
-        elif name in match.re.groupindex:
+            group = int(name) if int(name) <= regexp.groups else None
+        elif name in regexp.groupindex:
             group = name
         if group is not None:
             out.append(match.group(group) or "")
@@ -415,13 +443,18 @@ def regex_replace_all(value: object, pattern: object, replacement: object) -> st
     """Replace every match of ``pattern`` (``$1``/``${name}`` expand like Go's ``Expand``)."""
     text, template = to_text(value), to_text(replacement)
     out: list[str] = []
+    size = 0
     last_end = 0
-    for match in _compile_regex(pattern).finditer(text):
+    # ~10 us per match (the binding's per-match cost), so a long text with many matches also
+    # looks at the node's deadline.
+    for match in limits.checked_iteration(_regex(pattern).finditer(text)):
         start, end = match.span()
         out.append(text[last_end:start])
         # Go skips an empty match right after the previous match.
         if end > last_end or start == 0:
             out.append(_expand(template, match))
+            size += start - last_end + len(out[-1])
+            limits.check_growth('filter "regexReplaceAll"', size, text, template)
         last_end = end
     out.append(text[last_end:])
     return "".join(out)
@@ -429,7 +462,7 @@ def regex_replace_all(value: object, pattern: object, replacement: object) -> st
 
 def regex_match(value: object, pattern: object) -> bool:
     """Whether ``pattern`` matches anywhere in the value."""
-    return _compile_regex(pattern).search(to_text(value)) is not None
+    return _regex(pattern).search(to_text(value)) is not None
 
 
 # --- defaults and typed values ----------------------------------------------------------------

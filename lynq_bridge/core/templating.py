@@ -25,6 +25,12 @@ A template that is entirely one ``{{ expr }}`` whose last operation is ``int``, 
 becomes a YAML number or boolean. White space around that single expression is allowed and
 ignored (``" {{ r | int }} "`` is typed), because it carries no meaning in a number and block
 scalars add a trailing newline; any other text makes the field a plain string.
+
+Compiling never evaluates an expression: Jinja folds constant expressions at compile time (its
+optimizer, and the folding of ``{{ }}`` output), so ``{{ "x" * 10**12 }}`` or a catastrophic
+regex would run inside ``validate`` without any limit. Both are off; everything runs at render
+time in ``sandbox``'s environment, where every ``*``, ``%``, ``+``, ``**``, ``~``, call, filter
+and ``for`` loop goes through a hook that bounds its result and checks the deadline (``limits``).
 """
 
 from __future__ import annotations
@@ -37,9 +43,9 @@ from typing import Final, Literal
 import jinja2
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from lynq_bridge.core import functions
+from lynq_bridge.core.sandbox import BoundedEnvironment, Rewrite, bounded_filter, join
 
 __all__ = ["CompiledTemplate", "TemplateEngine", "TemplateError", "TypedKind"]
 
@@ -172,6 +178,9 @@ class TemplateEngine:
         try:
             tree = self._environment.parse(source)
             _check(tree, self._environment)
+            typed = _typed_kind(tree)
+            Rewrite().visit(tree)
+            tree.set_environment(self._environment)
             template = self._environment.from_string(tree)
         except TemplateSyntaxError as exc:
             message = (exc.message or "invalid syntax").rstrip(".")
@@ -180,27 +189,31 @@ class TemplateEngine:
         # Jinja layers the globals as a ChainMap and copies it key by key on every render (about
         # 10 us with our functions); the environment never changes, so a flat snapshot is exact.
         template.globals = dict(template.globals)
-        return CompiledTemplate(
-            source=source, typed=_typed_kind(tree), constant=False, _template=template
-        )
+        return CompiledTemplate(source=source, typed=typed, constant=False, _template=template)
 
 
-def _make_environment() -> ImmutableSandboxedEnvironment:
-    environment = ImmutableSandboxedEnvironment(
+def _make_environment() -> BoundedEnvironment:
+    environment = BoundedEnvironment(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
         finalize=_finalize,
+        optimized=False,  # the optimizer evaluates constant expressions at compile time
     )
     for name in _NOT_DETERMINISTIC:
         environment.filters.pop(name, None)
         environment.globals.pop(name, None)
     environment.filters.update(functions.FILTERS)
+    environment.filters["join"] = join
+    environment.filters.update(
+        {name: bounded_filter(name, f) for name, f in environment.filters.items()}
+    )
     environment.globals.update(functions.GLOBALS)
     return environment
 
 
-def _finalize(value: object) -> str:
+@jinja2.pass_eval_context  # needing the context, it cannot be folded into constants at compile time
+def _finalize(eval_ctx: object, value: object) -> str:
     """The text of one ``{{ }}`` value as Go prints it; never a memory address."""
     if isinstance(value, str):
         return value
