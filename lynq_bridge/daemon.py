@@ -2,7 +2,9 @@
 
 Scheduling uses the ``schedule`` package with a private scheduler. SIGTERM and SIGINT set a
 stop flag; the current hub sync finishes and the loop exits cleanly. A failing hub is logged
-and retried at its next interval; it never stops the daemon or the other hubs.
+and retried at its next interval; it never stops the daemon or the other hubs. An address that
+cannot be listened on is one sentence: a port out of range or a host that does not resolve is
+a usage error (exit 2), a busy or forbidden port a runtime failure (exit 1).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +26,7 @@ from lynq_bridge import reporter
 from lynq_bridge.adapters.cluster import ClusterClient
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
-from lynq_bridge.errors import ClusterUnavailable
+from lynq_bridge.errors import ClusterUnavailable, ConfigError, TemporaryError
 from lynq_bridge.hubstatus import write_hub_conditions
 from lynq_bridge.metrics import Metrics
 from lynq_bridge.sync import Syncer
@@ -125,9 +128,24 @@ def serve(daemon: Daemon, address: tuple[str, int]) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("http: " + format, *args)
 
-    server = ThreadingHTTPServer(address, Handler)
+    server = listen(address, Handler)
     threading.Thread(target=server.serve_forever, daemon=True, name="endpoints").start()
     return server
+
+
+def listen(address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A server bound to ``address``; a bind failure is one sentence, never a traceback."""
+    host, port = address
+    shown = f"{host}:{port}"
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--listen {shown}: the port must be between 0 and 65535")
+    try:
+        return ThreadingHTTPServer(address, handler)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--listen {shown}: host {host} is unknown ({exc.strerror})") from exc
+    except (OSError, OverflowError) as exc:
+        cause = getattr(exc, "strerror", None) or str(exc)
+        raise TemporaryError(f"cannot listen on {shown} for the endpoints: {cause}") from exc
 
 
 @contextlib.contextmanager
@@ -153,7 +171,11 @@ def run_daemon(config: Config, *, allow_mass_delete: bool, address: tuple[str, i
     settings = config.bridge.spec.report
     with stop_on_signals() as stop:
         daemon.stop = stop
-        server = serve(daemon, address)
+        try:
+            server = serve(daemon, address)
+        except BaseException:
+            daemon.close()
+            raise
         status = None
         if settings.enabled:
             status = threading.Thread(

@@ -5,6 +5,12 @@ reused across syncs. A read is one ``SELECT`` of the mapped columns ordered by u
 autocommit mode and closes its connection, so no transaction stays open between syncs. Every
 driver or SQL failure becomes :class:`SourceUnavailable` naming the hub and the cause, with the
 password masked.
+
+Names reach SQL only as identifiers that the config models validated, quoted by SQLAlchemy.
+A PostgreSQL table is always read schema-qualified (``schema``, default ``public``). Every session
+runs in UTC (MySQL ``time_zone = '+00:00'``, PostgreSQL ``timezone=UTC``), so a ``TIMESTAMP``
+column or a view that formats a time gives the same value whatever zone the server, the
+database or the login defaults to; ``rows.to_text`` renders the values in UTC RFC 3339.
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ QUERY_TIMEOUT_SECONDS = 60  # generous for large views, short enough to keep the
 class Query:
     """The columns a hub reads: uid and activate first, then the extra variables."""
 
-    table: str
+    table: str  # the table or view as configured (for messages)
     columns: tuple[str, ...]
     variables: tuple[str, ...]  # names of the columns after uid and activate
+    schema: str | None = None  # where the table lives; None: the connection's default
 
     @classmethod
     def of(cls, hub: LynqHub) -> Query:
@@ -39,16 +46,24 @@ class Query:
         extras = dict(hub.spec.extraValueMappings)
         if mappings.hostOrUrl:
             extras = {"hostOrUrl": mappings.hostOrUrl, **extras}
+        source = hub.spec.source.database
+        table = source.table
+        schema = table.rpartition(".")[0] or None
+        if isinstance(source, PostgreSQLSource):
+            schema = source.qualified[0]
+            if "schema_" in source.model_fields_set:
+                table = f"{schema}.{table}"
         return cls(
-            table=hub.spec.source.database.table,
+            table=table,
             columns=(mappings.uid, mappings.activate, *extras.values()),
             variables=tuple(extras),
+            schema=schema,
         )
 
     def statement(self) -> sa.Select[tuple[object, ...]]:
-        schema, _, name = self.table.rpartition(".")
+        name = self.table.rpartition(".")[2]
         table = sa.table(
-            name, *(sa.column(c) for c in dict.fromkeys(self.columns)), schema=schema or None
+            name, *(sa.column(c) for c in dict.fromkeys(self.columns)), schema=self.schema
         )
         return sa.select(*(table.c[c] for c in self.columns)).order_by(table.c[self.columns[0]])
 
@@ -79,11 +94,13 @@ def _connect_args(source: MySQLSource | PostgreSQLSource | SQLiteSource) -> dict
         return {
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "read_timeout": QUERY_TIMEOUT_SECONDS,
+            # An offset, not a zone name: it works without the server's time zone tables.
+            "init_command": "SET time_zone = '+00:00'",
         }
     if isinstance(source, PostgreSQLSource):
         return {
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "options": f"-c statement_timeout={QUERY_TIMEOUT_SECONDS * 1000}",
+            "options": f"-c statement_timeout={QUERY_TIMEOUT_SECONDS * 1000} -c timezone=UTC",
         }
     return {"timeout": CONNECT_TIMEOUT_SECONDS}
 

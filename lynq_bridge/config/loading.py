@@ -4,6 +4,9 @@ Every ``*.yaml``/``*.yml`` file below the directory is read in sorted order; eac
 dispatched by ``kind``. Problems are collected, not raised one by one, so ``validate`` can list
 them all; each names the file, the document and the field. Relative paths inside a document are
 resolved against the directory of the file that contains them.
+
+A key given twice in one mapping is an error, not "the last one wins": a duplicated ``path:`` or
+``branch:`` would otherwise silently replace the one a reviewer read.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from lynq_bridge.config.models import BridgeConfig, LynqForm, LynqHub, SQLiteSource
+from lynq_bridge.core.paths import quote
 from lynq_bridge.errors import ConfigError
 
 KINDS: dict[str, type[BaseModel]] = {
@@ -108,14 +112,58 @@ def _absolute_paths(model: BaseModel, base: Path) -> BaseModel:
     return model
 
 
-def _documents(path: Path, problems: list[str]) -> list[tuple[int, Any]]:
+class DuplicateKey(yaml.YAMLError):
+    """A mapping names the same key twice."""
+
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class UniqueKeyLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """The safe loader, refusing a mapping that names a key twice.
+
+    Keys are compared as loaded values, so ``1``/``"1"`` differ and ``yes``/``true`` are the
+    same key. Keys brought in by a ``<<`` merge may be overridden, as YAML defines.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:  # an unhashable key: the base constructor reports it
+                    continue
+                if first is not key_node:
+                    line, again = first.start_mark.line + 1, key_node.start_mark.line + 1
+                    text = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
+                    raise DuplicateKey(
+                        f"key {quote(text)} is given twice (lines {line} and {again})"
+                    )
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+def _documents(path: Path, shown: Path, problems: list[str]) -> list[tuple[int, Any]]:
+    documents: list[tuple[int, Any]] = []
     try:
-        return list(enumerate(yaml.safe_load_all(path.read_text(encoding="utf-8")), start=1))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(f"{path}: cannot be read: {exc}")
+        return []
+    try:
+        for document in yaml.load_all(text, Loader=UniqueKeyLoader):
+            documents.append((len(documents) + 1, document))
+    except DuplicateKey as exc:
+        problems.append(f"{shown}, document {len(documents) + 1}: {exc}")
+        return []
     except yaml.YAMLError as exc:
         problems.append(f"{path}: is not valid YAML: {str(exc).splitlines()[0]}")
-    return []
+        return []
+    return documents
 
 
 def config_files(directory: Path) -> list[Path]:
@@ -149,7 +197,7 @@ def load_config(directory: Path | str, *, paths_relative_to: Path | None = None)
     sources: dict[tuple[str, str, str], str] = {}
     for path in config_files(root):
         shown = path.relative_to(root)
-        for index, document in _documents(path, problems):
+        for index, document in _documents(path, shown, problems):
             if document is None:
                 continue
             where = f"{shown}, document {index}"

@@ -14,11 +14,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lynq_bridge.config.targets import ArgoCDSettings, FluxSettings
+from lynq_bridge.core.paths import component_problem, quote
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Letters, digits, `_` and `$`, with one optional `schema.` prefix (SPEC §3.2).
 SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}(\.[A-Za-z_][A-Za-z0-9_$]{0,63})?$")
-SQL_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")
+SQL_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")  # also a schema name
 VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DURATION = re.compile(r"^[0-9]+(s|m|h)$")
 # A small JSONPath subset: `$.a.b`, `$.a[0]`, `$.a['x.y']`, `$.a[*]`.
@@ -30,6 +31,37 @@ def check_duration(value: str) -> str:
     if not DURATION.match(value) or int(value[:-1]) == 0:
         raise ValueError(f'"{value}" is not a positive duration like 30s, 5m or 1h')
     return value
+
+
+# What `git check-ref-format` refuses anywhere in a ref name: control characters, DEL, space and
+# ~ ^ : ? * [ \ (git-check-ref-format(1), rules 4 and 5).
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+# What must not be part of a commit identity: `<` and `>` delimit the e-mail in the commit object,
+# a newline or NUL would end or corrupt its header line.
+_IDENT_FORBIDDEN = re.compile(r"[<>\x00-\x1f\x7f]")
+EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+
+
+def branch_problem(name: str) -> str | None:
+    """Why ``name`` is not a usable branch name (``git check-ref-format --branch``), or None."""
+    if not name:
+        return "it is empty"
+    if name in ("@", "HEAD"):
+        return f"{quote(name)} is reserved by Git"
+    if name.startswith("-"):
+        return "it starts with '-'"
+    if _REF_FORBIDDEN.search(name):
+        return "it contains a space, a control character or one of ~ ^ : ? * [ \\"
+    if ".." in name or "@{" in name:
+        return "it contains '..' or '@{'"
+    if name.startswith("/") or name.endswith(("/", ".")) or "//" in name:
+        return "it starts or ends with '/', ends with '.' or contains '//'"
+    for component in name.split("/"):
+        if component.startswith("."):
+            return f"its component {quote(component)} starts with '.'"
+        if component.endswith(".lock"):
+            return f"its component {quote(component)} ends with '.lock'"
+    return None
 
 
 def duration_seconds(value: str) -> int:
@@ -71,6 +103,25 @@ class GitAuthor(Model):
     name: str = "lynq-bridge"
     email: str = "lynq-bridge@localhost"
 
+    @field_validator("name", "email")
+    @classmethod
+    def _ident(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        if _IDENT_FORBIDDEN.search(value):
+            raise ValueError(
+                f"{quote(value)} must not contain '<', '>', a newline, NUL or another control "
+                "character (it becomes part of every commit)"
+            )
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL.match(value):
+            raise ValueError(f"{quote(value)} is not an e-mail address like bridge@example.com")
+        return value
+
 
 class GitSigning(Model):
     """Commit signing so that Argo CD / Flux can verify commits come from the bridge."""
@@ -81,6 +132,13 @@ class GitSigning(Model):
 
 class GitSettings(Model):
     url: str = Field(description="Remote to push to: a path, file://, https:// or ssh:// URL.")
+    credentialsRef: SecretKeyRef | None = Field(
+        None,
+        description="Token or password for an http(s) url, kept out of the config: the file "
+        "<secretsDir>/<name>/<key>, else that key of the Secret in the BridgeConfig's namespace; "
+        "the user name is the url's, else x-access-token. Git gets it from the environment, "
+        "never in argv or a file.",
+    )
     branch: str = Field("main", description="Created if the remote has no such branch.")
     path: str = Field("lynq", description="Managed output root inside the repository.")
     author: GitAuthor = Field(default_factory=GitAuthor)
@@ -97,21 +155,27 @@ class GitSettings(Model):
     @field_validator("path")
     @classmethod
     def _managed_path(cls, value: str) -> str:
+        # The same rule as every path the bridge writes (core.paths): no '.', '..', empty or
+        # `.git*` component in any case, so the managed root can never be Git's own directory.
         parts = value.strip("/").split("/")
-        if not value.strip("/") or any(p in ("", ".", "..") for p in parts):
+        if not value.strip("/"):
             raise ValueError(
-                f'"{value}" must be a relative directory inside the repository, '
-                "not its root and without '.' or '..' segments"
+                f"{quote(value)} must be a relative directory inside the repository, not its root"
             )
-        if not all(re.match(r"^[A-Za-z0-9_.-]+$", p) for p in parts):
-            raise ValueError(f'"{value}" may only contain letters, digits, "_", "-", "." and "/"')
+        for part in parts:
+            problem = component_problem(part)
+            if problem:
+                raise ValueError(
+                    f"{quote(value)} is not a usable directory inside the repository: {problem}"
+                )
         return "/".join(parts)
 
     @field_validator("branch")
     @classmethod
     def _branch(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", value) or ".." in value:
-            raise ValueError(f'"{value}" is not a valid branch name')
+        problem = branch_problem(value)
+        if problem:
+            raise ValueError(f"{quote(value)} is not a valid Git branch name: {problem}")
         return value
 
 
@@ -181,7 +245,7 @@ class _DatabaseSource(Model):
     def _table(cls, value: str) -> str:
         if not SQL_IDENTIFIER.match(value):
             raise ValueError(
-                f'"{value}" is not a plain table name (letters, digits, "_", "$" and one '
+                f'{quote(value)} is not a plain table name (letters, digits, "_", "$" and one '
                 'optional "schema." prefix)'
             )
         return value
@@ -196,12 +260,42 @@ class MySQLSource(_DatabaseSource):
 
 
 class PostgreSQLSource(_DatabaseSource):
+    # The table or view read is <schema>.<table>. The schema is given either as `schema` or as
+    # a `schema.` prefix of `table`; giving both is a config error (one place, no precedence to
+    # remember). Without either it is `public`, named explicitly in the query so that the
+    # login's search_path cannot pick another table of the same name. (A comment, not a
+    # docstring: the docstring would become the CRD's description.)
+
     host: str
     port: int = Field(5432, ge=1, le=65535)
     username: str
     passwordRef: SecretKeyRef | None = None
     database: str
     schema_: str = Field("public", alias="schema")
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema(cls, value: str) -> str:
+        if not SQL_COLUMN.match(value):
+            raise ValueError(
+                f'{quote(value)} is not a plain schema name (letters, digits, "_", "$")'
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _schema_in_one_place(self) -> PostgreSQLSource:
+        if "." in self.table and "schema_" in self.model_fields_set:
+            raise ValueError(
+                f"table {quote(self.table)} has a schema prefix and schema is set too: "
+                "give the schema in one place"
+            )
+        return self
+
+    @property
+    def qualified(self) -> tuple[str, str]:
+        """(schema, table) of the source."""
+        schema, _, table = self.table.rpartition(".")
+        return (schema or self.schema_, table)
 
 
 class SQLiteSource(_DatabaseSource):

@@ -3,6 +3,15 @@
 The database adapter hands over raw records (tuples of driver values); this module turns them
 into strings the same way for every database, so MySQL, PostgreSQL and SQLite rows with the same
 content render the same tree.
+
+Points in time are UTC RFC 3339 text (``2030-01-02T03:04:05Z``, ``…05.250000Z`` with
+microseconds), whatever zone the server or session uses. A value with a zone (PostgreSQL
+``timestamptz``) is converted to UTC. A value without one (MySQL ``DATETIME`` and ``TIMESTAMP``,
+PostgreSQL ``timestamp``) is taken to be UTC already and only gets the ``Z``: the adapter reads in
+UTC sessions, which makes that true of MySQL ``TIMESTAMP``; a column that holds local wall-clock
+time must be converted in a view. Dates stay ``YYYY-MM-DD``; a time of day with a zone is
+converted to UTC (``03:04:05Z``), one without stays as it is. SQLite has no date type: its text
+arrives unchanged.
 """
 
 from __future__ import annotations
@@ -42,7 +51,20 @@ def to_text(value: object) -> str:
         return repr(value)
     if isinstance(value, decimal.Decimal):
         return format(value, "f")
-    if isinstance(value, dt.datetime | dt.date | dt.time):
+    if isinstance(value, dt.datetime):
+        if value.utcoffset() is not None:
+            try:
+                value = value.astimezone(dt.UTC)
+            except OverflowError:  # within a day of year 1 or 9999: keep the offset
+                return value.isoformat()
+        return f"{value.replace(tzinfo=None).isoformat()}Z"
+    if isinstance(value, dt.time):
+        offset = value.utcoffset()
+        if offset is None:
+            return value.isoformat()
+        moment = dt.datetime.combine(dt.date(2000, 1, 1), value.replace(tzinfo=None)) - offset
+        return f"{moment.time().isoformat()}Z"
+    if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
         raw = bytes(value)
