@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lynq_bridge.config.models import BridgeSpec, InventoryEntry, ResourceEntry
+from lynq_bridge.core.credentials import mask_url, strip_credentials
 from lynq_bridge.core.forms import CompiledForm
 from lynq_bridge.core.layout import FlatTarget, NodeLayout, NodeObject
 from lynq_bridge.core.yamltext import dump_manifest
@@ -108,7 +109,12 @@ class ArgoCDTarget(FlatTarget):
     def __init__(self, spec: BridgeSpec) -> None:
         self.settings = spec.argocd
         self.git_path = spec.git.path
-        self.repo_url = spec.argocd.repoURL or spec.git.url
+        # Credentials never go into a file: the Applications are committed, and Argo CD reads
+        # them from its repository Secret.
+        given = spec.argocd.repoURL or spec.git.url
+        self.repo_url = strip_credentials(given)
+        self.stripped = given if self.repo_url != given else None
+        self.repo_setting = "argocd.repoURL" if spec.argocd.repoURL else "git.url"
         self.revision = spec.argocd.targetRevision or spec.git.branch
         self.local_repo = spec.argocd.repoURL is None and "://" not in spec.git.url
 
@@ -170,13 +176,21 @@ class ArgoCDTarget(FlatTarget):
         ]
 
     def settings_warnings(self) -> list[str]:
-        if not self.local_repo:
-            return []
-        return [
-            f'argocd.repoURL is not set and git.url "{self.repo_url}" is a local path: the '
-            "Applications will name it as their repository; set argocd.repoURL to the URL "
-            "Argo CD clones"
-        ]
+        out: list[str] = []
+        if self.stripped is not None:
+            out.append(
+                f'{self.repo_setting} "{mask_url(self.stripped)}" carries credentials: the '
+                f'Applications name the repository as "{self.repo_url}" without them; give Argo '
+                "CD the credentials in a repository Secret (argocd.argoproj.io/secret-type: "
+                "repository)"
+            )
+        if self.local_repo:
+            out.append(
+                f'argocd.repoURL is not set and git.url "{self.repo_url}" is a local path: the '
+                "Applications will name it as their repository; set argocd.repoURL to the URL "
+                "Argo CD clones"
+            )
+        return out
 
     def gap_warnings(self, forms: Sequence[CompiledForm]) -> list[str]:
         def once(entry: ResourceEntry) -> bool:
