@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from lynq_bridge.adapters.gitstore import init_bare_remote, read_remote_log
+from lynq_bridge.adapters.gitlocal import init_bare_remote, read_remote_log
 from lynq_bridge.config.loading import Config, load_config
 from lynq_bridge.errors import ConfigError
 from lynq_bridge.reporter import ReportResult

@@ -6,7 +6,8 @@ exception never reaches the command line. Errors are sorted by what to do next::
     BridgeError
     ├── PermanentError              fix the input; retrying will not help
     │   ├── ConfigError             a config document is invalid (exit 2)
-    │   └── RenderError             a template, row or resource cannot be rendered
+    │   ├── RenderError             a template, row or resource cannot be rendered
+    │   └── UnsafeCommit            a commit failed the checks before push; nothing was pushed
     └── TemporaryError              retry at the next interval
         ├── SourceUnavailable       the database cannot be read
         ├── GitConflict             the remote kept moving; the push was not accepted
@@ -37,6 +38,13 @@ class ConfigError(PermanentError):
 
 class RenderError(PermanentError):
     """A template, row value or rendered resource is unusable."""
+
+
+class UnsafeCommit(PermanentError):
+    """A commit changes files outside ``git.path`` or holds objects ``git fsck`` rejects.
+
+    Nothing was pushed; it is a bug or a hostile input that got past every earlier check, so
+    the same rows would fail again."""
 
 
 class SourceUnavailable(TemporaryError):

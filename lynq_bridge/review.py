@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from lynq_bridge.adapters.gitstore import export_directory
+from lynq_bridge.adapters.gitlocal import export_directory
 from lynq_bridge.config.loading import load_config
 from lynq_bridge.core.inputs import INPUTS_FILE
 from lynq_bridge.core.reviewing import diff_trees, format_diff

@@ -11,24 +11,46 @@ only; a rejected push is reported to the caller, which re-plans on the new head.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
+import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from lynq_bridge.adapters.commitcheck import verify_commit
+from lynq_bridge.adapters.gitlocal import GIT_TIMEOUT_SECONDS, first_error
+from lynq_bridge.adapters.mirrorhealth import (
+    LOCAL_DAMAGE,
+    REMOTE_TROUBLE,
+    drop_old_layout,
+    pack_damage,
+)
 from lynq_bridge.config.models import GitSettings
-from lynq_bridge.errors import GitUnavailable
+from lynq_bridge.core.credentials import mask_credentials, mask_url, split_credentials
+from lynq_bridge.core.paths import UnsafePath, fast_import_path, quote
+from lynq_bridge.errors import ConfigError, GitUnavailable, SourceUnavailable, UnsafeCommit
+
+log = logging.getLogger("lynq_bridge.git")
 
 STAGING_REF = "refs/lynq-bridge/staging"
-GIT_TIMEOUT_SECONDS = 600  # a first push of 50,000 files over a slow link still fits
+MIRROR = "mirror.git"  # the bare repository, inside the work directory
+LOCK_FILE = "lynq-bridge.lock"  # our own lock, next to the mirror rather than among git's files
+VERIFY_PACK = "verify.pack"  # the objects of a commit about to be pushed, checked like fsck
+DEFAULT_USERNAME = "x-access-token"  # what GitHub, Gitea and most hosts accept with a token
+# Git asks this helper for the credentials of an http(s) remote; it answers from the environment
+# of that one git process, so the secret is in no argv (``ps``) and in no file. The empty
+# helper first drops the user's own helpers, so that none of them stores the secret.
+CREDENTIAL_HELPER = (
+    "credential.helper=",
+    "credential.helper=!f() { test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' "
+    '"$LYNQ_GIT_USERNAME" "$LYNQ_GIT_PASSWORD"; }; f',
+)
 
-
-def mask_url(url: str) -> str:
-    """The URL with any password or token replaced by ``***``."""
-    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+SecretLookup = Callable[[str, str, str], str]  # (namespace, Secret name, key) -> value
 
 
 @dataclass(frozen=True)
@@ -41,11 +63,24 @@ class Head:
 class GitStore:
     """A bare mirror of one branch of one remote."""
 
-    def __init__(self, settings: GitSettings, work_dir: Path) -> None:
+    def __init__(
+        self,
+        settings: GitSettings,
+        work_dir: Path,
+        *,
+        secrets: SecretLookup | None = None,
+        namespace: str = "default",
+    ) -> None:
         self.settings = settings
-        self.url = settings.url
+        # Git only ever sees the URL without credentials; messages show the masked one.
+        self._split = split_credentials(settings.url)
+        self.url = self._split.url
+        self.shown_url = mask_url(settings.url)
+        self._secrets = secrets
+        self._namespace = namespace
         self.branch = settings.branch
         self.dir = work_dir
+        self.git_dir = work_dir / MIRROR
         self._lock: IO[bytes] | None = None
 
     # ------------------------------------------------------------------ plumbing
@@ -56,45 +91,195 @@ class GitStore:
         input: bytes | None = None,
         check: bool = True,
         env: Mapping[str, str] | None = None,
+        remote: bool = False,
     ) -> subprocess.CompletedProcess[bytes]:
-        command = ["git", "-C", str(self.dir), *args]
+        """Run git in the mirror; ``remote`` for a command that talks to the remote, which
+        then gets the credentials through the environment."""
+        options: tuple[str, ...] = ()
+        secret_env: dict[str, str] = {}
+        credentials = self._credentials() if remote else None
+        if credentials is not None:
+            options = tuple(o for helper in CREDENTIAL_HELPER for o in ("-c", helper))
+            secret_env = {"LYNQ_GIT_USERNAME": credentials[0], "LYNQ_GIT_PASSWORD": credentials[1]}
+        # --git-dir, not -C: a damaged mirror must fail, not let git find an enclosing repository.
+        command = ["git", f"--git-dir={self.git_dir}", *options, *args]
         try:
             done = subprocess.run(
                 command,
                 input=input,
                 capture_output=True,
                 timeout=GIT_TIMEOUT_SECONDS,
-                env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})},
+                env={
+                    **os.environ,
+                    "GIT_TERMINAL_PROMPT": "0",
+                    "LC_ALL": "C",
+                    **(env or {}),
+                    **secret_env,
+                },
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise GitUnavailable(f"git {args[0]} failed for {mask_url(self.url)}: {exc}") from exc
-        if check and done.returncode != 0:
             raise GitUnavailable(
-                f"git {args[0]} failed for {mask_url(self.url)}: {self._first_error(done.stderr)}"
+                f"git {args[0]} failed for {self.shown_url}: {mask_credentials(str(exc))}"
+            ) from exc
+        if check and done.returncode != 0:
+            self._note_damage(args[0], done.stderr)
+            raise GitUnavailable(
+                f"git {args[0]} failed for {self.shown_url}: {first_error(done.stderr)}"
             )
         return done
 
-    @staticmethod
-    def _first_error(stderr: bytes) -> str:
-        lines = [line.strip() for line in stderr.decode(errors="replace").splitlines()]
-        useful = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines
-        return mask_url(useful[0] if useful else "unknown error")
+    def _credentials(self) -> tuple[str, str] | None:
+        """(user name, password) for an http(s) remote, or None when there are none.
+
+        The password is read from ``git.credentialsRef`` at every use (a mounted Secret may
+        rotate), else taken from the URL; the user name is the URL's, else ``x-access-token``.
+        A token given as the user name goes with an empty password, as the hosts expect.
+        """
+        if not self.url.lower().startswith(("http://", "https://")):
+            return None
+        username, password = self._split.username, self._split.password
+        ref = self.settings.credentialsRef
+        if ref is not None:
+            if self._secrets is None:
+                raise GitUnavailable(
+                    f"git.credentialsRef {ref.name}/{ref.key} of {self.shown_url} cannot be "
+                    "resolved: no secrets directory or Kubernetes API is configured"
+                )
+            try:
+                password = self._secrets(self._namespace, ref.name, ref.key)
+            except SourceUnavailable as exc:
+                raise GitUnavailable(
+                    f"git credentials of {self.shown_url} cannot be read: {exc}"
+                ) from exc
+        if username is None and password is None:
+            return None
+        pair = (username or DEFAULT_USERNAME, password or "")
+        if any(c in value for value in pair for c in "\0\r\n"):
+            raise GitUnavailable(
+                f"git credentials of {self.shown_url} contain a line break or NUL, which Git's "
+                "credential protocol cannot carry"
+            )
+        return pair
 
     # ------------------------------------------------------------------ lifecycle
 
     def open(self) -> None:
-        """Create the mirror if needed and take its lock (one writer per mirror)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._lock = (self.dir / ".lynq-bridge.lock").open("wb")
+        """Take the work directory's lock (one writer per mirror) and heal the mirror.
+
+        The work directory holds our lock file and the bare mirror beside it, so the lock is no
+        file git knows and survives the mirror being deleted and re-created under it."""
+        self._prepare_work_dir()
+        try:
+            self._lock = (self.dir / LOCK_FILE).open("wb")
+        except OSError as exc:
+            raise GitUnavailable(f"work directory {self.dir} cannot be used: {exc}") from exc
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
+            self.close()
             raise GitUnavailable(
                 f"work directory {self.dir} is in use by another lynq-bridge process"
             ) from exc
-        if not (self.dir / "HEAD").exists():
+        drop_old_layout(self.dir)
+        self._heal()
+
+    def _prepare_work_dir(self) -> None:
+        """Create the work directory; a file in its place is an error (or, in our own cache
+        when ``git.workDir`` is not set, removed)."""
+        if self.dir.is_file():
+            if self.settings.workDir is not None:
+                raise ConfigError(
+                    f"git.workDir {self.dir} is a file, not a directory; remove it or point "
+                    "git.workDir at a directory"
+                )
+            log.warning("removing the file %s that is in the place of the Git mirror", self.dir)
+            self.dir.unlink()
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GitUnavailable(f"work directory {self.dir} cannot be created: {exc}") from exc
+
+    def _heal(self, *, rebuild: str | None = None) -> None:
+        """Make the mirror usable; we hold the lock, so no git of ours runs concurrently.
+
+        Any git lock file is then left by a killed process and is removed. A mirror that fails
+        the cheap check (or ``rebuild``, the reason it must go) is deleted and re-created: the
+        remote is the only state, so the next fetch restores everything."""
+        reason = rebuild or self._remove_stale_files() or self._damage()
+        if reason and self.git_dir.exists():
+            log.warning("rebuilding the Git mirror %s from the remote: %s", self.git_dir, reason)
+            self._discard()
+        if not (self.git_dir / "HEAD").exists():
             self._git("init", "--quiet", "--bare")
+
+    def _discard(self) -> None:
+        try:
+            if self.git_dir.is_dir() and not self.git_dir.is_symlink():
+                shutil.rmtree(self.git_dir)
+            else:
+                self.git_dir.unlink(missing_ok=True)
+        except OSError as exc:
+            raise GitUnavailable(
+                f"damaged Git mirror {self.git_dir} cannot be removed: {exc}"
+            ) from exc
+
+    def _remove_stale_files(self) -> str | None:
+        """Remove git's lock files and temporary packs; the reason to rebuild, if any."""
+        if not self.git_dir.is_dir():
+            return None  # missing or a file: _damage() sees it
+        for suffix in (".pack", ".idx", ".rev"):
+            (self.dir / VERIFY_PACK).with_suffix(suffix).unlink(missing_ok=True)
+        objects = str(self.git_dir / "objects")
+        for folder, _dirs, files in os.walk(self.git_dir):
+            for name in files:
+                stale_pack = name.startswith("tmp_") and folder.startswith(objects)
+                if name.endswith(".lock") or stale_pack:
+                    path = Path(folder, name)
+                    log.info("removing %s left by an interrupted git process", path)
+                    try:
+                        path.unlink()
+                    except OSError as exc:
+                        return f"{path} cannot be removed ({exc})"
+        return None
+
+    def _damage(self) -> str | None:
+        """Why the mirror cannot be trusted, or None: a cheap check, not a full ``fsck``."""
+        if not (self.git_dir / "HEAD").exists():
+            return "HEAD is missing" if self.git_dir.exists() else None
+        done = self._git("rev-parse", "--git-dir", "--show-object-format", check=False)
+        if done.returncode != 0:
+            return f"git cannot read it ({first_error(done.stderr)})"
+        hash_size = 32 if done.stdout.split()[-1] == b"sha256" else 20
+        refs = self._git("for-each-ref", "--format=%(objectname) %(refname)", check=False)
+        if refs.returncode != 0:
+            return f"its refs cannot be read ({first_error(refs.stderr)})"
+        listed = [line.split(b" ", 1) for line in refs.stdout.splitlines() if line]
+        if listed:
+            request = b"".join(sha + b"\n" + sha + b"^{tree}\n" for sha, _ in listed)
+            checked = self._git("cat-file", "--batch-check", input=request, check=False)
+            answers = checked.stdout.splitlines()
+            for i, (_sha, ref) in enumerate(listed):
+                if checked.returncode != 0 or any(
+                    a.endswith(b" missing") for a in answers[2 * i : 2 * i + 2]
+                ):
+                    return f"{ref.decode(errors='replace')} points to a missing object"
+        return pack_damage(self.git_dir / "objects", hash_size)
+
+    def _note_damage(self, command: str, stderr: bytes) -> None:
+        """Delete the mirror when git's error says that it is damaged; the next fetch
+        re-creates it (the current operation fails as a temporary error)."""
+        if command == "ls-remote":
+            return
+        for line in stderr.decode(errors="replace").splitlines():
+            if not line.startswith("remote:") and LOCAL_DAMAGE.search(line):
+                log.warning(
+                    "the Git mirror %s is damaged (%s); it will be fetched again",
+                    self.git_dir,
+                    mask_credentials(line.strip()),
+                )
+                self._discard()
+                return
 
     def close(self) -> None:
         if self._lock is not None:
@@ -104,13 +289,34 @@ class GitStore:
     # ------------------------------------------------------------------ reading
 
     def fetch_head(self) -> Head:
-        """Fetch the remote branch; its head commit, or None if the branch does not exist."""
+        """Fetch the remote branch; its head commit, or None if the branch does not exist.
+
+        The mirror is healed first (see ``_heal``), and a fetch that fails because the mirror is
+        damaged is tried once more into a fresh one."""
+        self._heal()
         ref = f"refs/heads/{self.branch}"
-        listed = self._git("ls-remote", "--", self.url, ref).stdout.decode().split()
+        listed = self._git("ls-remote", "--", self.url, ref, remote=True).stdout.decode().split()
         if not listed:
             return Head(None)
         tracking = f"refs/remotes/origin/{self.branch}"
-        self._git("fetch", "--quiet", "--no-tags", "--", self.url, f"+{ref}:{tracking}")
+        for attempt in range(2):
+            try:
+                self._git(
+                    "fetch",
+                    "--quiet",
+                    "--no-tags",
+                    "--",
+                    self.url,
+                    f"+{ref}:{tracking}",
+                    remote=True,
+                )
+                break
+            except GitUnavailable as exc:
+                # ls-remote just worked, so unless git blames the network or the remote, the
+                # mirror is at fault (if the error showed damage, it is already gone).
+                if attempt or (self.git_dir.exists() and REMOTE_TROUBLE.search(str(exc))):
+                    raise
+                self._heal(rebuild=f"the fetch failed: {exc}")
         return Head(self._git("rev-parse", tracking).stdout.decode().strip())
 
     def list_tree(self, commit: str | None, prefix: str) -> dict[str, str]:
@@ -126,7 +332,7 @@ class GitStore:
             meta, _, path = record.partition(b"\t")
             _mode, kind, sha = meta.split(b" ")
             if kind == b"blob":
-                files[path.decode()[start:]] = sha.decode()
+                files[path.decode(errors="surrogateescape")[start:]] = sha.decode()
         return files
 
     def list_dirs(self, commit: str | None, prefix: str) -> list[str]:
@@ -134,7 +340,9 @@ class GitStore:
         if commit is None:
             return []
         out = self._git("ls-tree", "-z", "-d", "--full-tree", commit, "--", prefix + "/").stdout
-        return [r.rpartition(b"/")[2].decode() for r in out.split(b"\0") if r]
+        return [
+            r.rpartition(b"/")[2].decode(errors="surrogateescape") for r in out.split(b"\0") if r
+        ]
 
     def read_files(self, commit: str, paths: Iterable[str]) -> dict[str, bytes]:
         """Contents of ``paths`` at ``commit`` (missing paths are left out)."""
@@ -186,22 +394,34 @@ class GitStore:
         deletes: Iterable[str],
         message: str,
     ) -> str:
-        """Create a commit on top of ``parent`` changing exactly the given paths."""
-        author = self.settings.author
-        ident = f"{author.name} <{author.email}> now"
+        """Create a commit on top of ``parent`` changing exactly the given paths.
+
+        Nothing given here can add a command to the fast-import stream: paths are checked and
+        quoted by ``core.paths`` (a deletion may name an entry a person added, so it is only
+        quoted), the ident is refused if it could end its line, contents and the message are
+        length-prefixed, and ``parent`` must be an object id."""
+        name, email = self._ident()
+        ident = f"{name} <{email}> now".encode()
+        if parent is not None and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", parent):
+            raise GitUnavailable(f"parent {quote(parent)} of a commit is not an object id")
         stream: list[bytes] = []
-        encoded = message.encode()
+        encoded = message.encode(errors="replace")
         stream.append(f"commit {STAGING_REF}\n".encode())
-        stream.append(f"author {ident}\ncommitter {ident}\n".encode())
+        stream.append(b"author %s\ncommitter %s\n" % (ident, ident))
         stream.append(b"data %d\n%s\n" % (len(encoded), encoded))
         if parent:
             stream.append(f"from {parent}\n".encode())
-        for path in sorted(deletes):
-            stream.append(f"D {path}\n".encode())
-        for path in sorted(writes):
-            content = writes[path]
-            stream.append(b"M 100644 inline %s\ndata %d\n" % (path.encode(), len(content)))
-            stream.append(content + b"\n")
+        try:
+            for path in sorted(deletes):
+                stream.append(b"D %s\n" % fast_import_path(path, existing=True))
+            for path in sorted(writes):
+                content = writes[path]
+                stream.append(b"M 100644 inline %s\n" % fast_import_path(path))
+                stream.append(b"data %d\n%s\n" % (len(content), content))
+        except UnsafePath as exc:
+            raise UnsafeCommit(
+                f"commit to branch {self.branch} of {self.shown_url} refused: {exc}"
+            ) from exc
         stream.append(b"done\n")
         self._git("update-ref", "-d", STAGING_REF)
         self._git(
@@ -217,27 +437,47 @@ class GitStore:
             sha = self._sign(sha, parent, message)
         return sha
 
+    def _ident(self) -> tuple[str, str]:
+        """The author's name and e-mail, refused if they could break a commit header."""
+        author = self.settings.author
+        for field, value in (("name", author.name), ("email", author.email)):
+            if re.search(r"[<>\x00-\x1f\x7f]", value):
+                raise ConfigError(
+                    f"git.author.{field} {quote(value)} contains '<', '>' or a control "
+                    "character, which cannot be part of a Git commit header"
+                )
+        return author.name, author.email
+
     def _sign(self, unsigned: str, parent: str | None, message: str) -> str:
         """Re-create the commit signed (fast-import cannot sign)."""
         signing = self.settings.signing
         assert signing is not None
-        author = self.settings.author
+        name, email = self._ident()
         args = ["-c", f"gpg.format={signing.format}", "-c", f"user.signingkey={signing.key}"]
         args += ["commit-tree", f"-S{signing.key}", f"{unsigned}^{{tree}}"]
         if parent:
             args += ["-p", parent]
         env = {
-            "GIT_AUTHOR_NAME": author.name,
-            "GIT_AUTHOR_EMAIL": author.email,
-            "GIT_COMMITTER_NAME": author.name,
-            "GIT_COMMITTER_EMAIL": author.email,
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": email,
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": email,
         }
         return self._git(*args, input=message.encode(), env=env).stdout.decode().strip()
 
     def push(self, commit: str) -> bool:
-        """Fast-forward the remote branch to ``commit``; False if someone else pushed first."""
+        """Fast-forward the remote branch to ``commit``; False if someone else pushed first.
+
+        Raises :class:`UnsafeCommit`, pushing nothing, when ``commit`` fails ``verify``."""
+        self.verify(commit)
         done = self._git(
-            "push", "--porcelain", "--", self.url, f"{commit}:refs/heads/{self.branch}", check=False
+            "push",
+            "--porcelain",
+            "--",
+            self.url,
+            f"{commit}:refs/heads/{self.branch}",
+            check=False,
+            remote=True,
         )
         if done.returncode == 0:
             self._git("gc", "--auto", "--quiet", check=False)
@@ -249,73 +489,16 @@ class GitStore:
             return False
         reason = re.search(r"^!\t\S+\t(.*)$", report, re.MULTILINE)
         raise GitUnavailable(
-            f"git push to {mask_url(self.url)} branch {self.branch} failed: "
-            f"{reason.group(1) if reason else self._first_error(done.stderr)}"
+            f"git push to {self.shown_url} branch {self.branch} failed: "
+            f"{mask_credentials(reason.group(1)) if reason else first_error(done.stderr)}"
         )
 
-
-def _run_git(*args: str) -> str:
-    """Run git outside the mirror; the error names the subcommand, not its options."""
-    options_with_values = {"-C", "--git-dir", "-c"}
-    command = next(
-        a
-        for i, a in enumerate(args)
-        if not a.startswith("-") and (i == 0 or args[i - 1] not in options_with_values)
-    )
-    try:
-        done = subprocess.run(
-            ["git", *args], capture_output=True, check=True, timeout=GIT_TIMEOUT_SECONDS
+    def verify(self, commit: str) -> None:
+        """Raise :class:`UnsafeCommit` unless ``commit`` is safe to push (``verify_commit``)."""
+        verify_commit(
+            self._git,
+            commit,
+            root=self.settings.path,
+            pack=self.dir / VERIFY_PACK,
+            where=f"commit {commit[:12]} for branch {self.branch} of {self.shown_url}",
         )
-    except subprocess.CalledProcessError as exc:
-        raise GitUnavailable(f"git {command} failed: {GitStore._first_error(exc.stderr)}") from exc
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitUnavailable(f"git {command} failed: {exc}") from exc
-    return done.stdout.decode(errors="replace")
-
-
-def init_bare_remote(path: Path) -> None:
-    """Create a bare repository at ``path`` unless one is there (the demo's remote)."""
-    if not (path / "HEAD").exists():
-        _run_git("init", "--quiet", "--bare", "--initial-branch=main", str(path))
-
-
-def read_remote_log(path: Path, branch: str, count: int = 1) -> str:
-    """``git log --stat`` of a local repository's branch, for people to read."""
-    return _run_git(
-        "--git-dir",
-        str(path),
-        "log",
-        f"-{count}",
-        "--stat=100",
-        "--format=commit %H%n%n%B",
-        f"refs/heads/{branch}",
-        "--",
-    )
-
-
-def export_directory(directory: Path, ref: str, destination: Path) -> None:
-    """Write ``directory`` (inside a Git work tree) as it is at ``ref`` into ``destination``."""
-    try:
-        top = Path(_run_git("-C", str(directory), "rev-parse", "--show-toplevel").strip())
-        relative = directory.resolve().relative_to(top.resolve()).as_posix()
-        listing = _run_git(
-            "-C", str(top), "ls-tree", "-r", "-z", "--name-only", ref, "--", relative
-        )
-    except GitUnavailable as exc:
-        raise GitUnavailable(f"revision {ref} of {directory} cannot be read: {exc}") from exc
-    destination.mkdir(parents=True, exist_ok=True)
-    for path in filter(None, listing.split("\0")):
-        try:
-            blob = subprocess.run(
-                ["git", "-C", str(top), "show", f"{ref}:{path}"],
-                capture_output=True,
-                check=True,
-                timeout=GIT_TIMEOUT_SECONDS,
-            ).stdout
-        except subprocess.CalledProcessError as exc:
-            raise GitUnavailable(
-                f"git show {ref}:{path} failed: {GitStore._first_error(exc.stderr)}"
-            ) from exc
-        target = destination / (path if relative == "." else Path(path).relative_to(relative))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(blob)
