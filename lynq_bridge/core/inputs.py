@@ -7,6 +7,11 @@ it: a fresh process renders only the rows that changed. A node edited by hand fa
 and is rendered (and restored). The index is metadata for the bridge alone: no kustomization
 lists it, so no GitOps engine applies it, and ``diff`` ignores it. Keeping it out of the
 manifests means a form change that leaves a node's output alone leaves its files alone too.
+
+A node left unrendered still owns its objects: ``trusted_inputs`` also returns the object file
+names (``kind_namespace_name.yaml``, which name the object up to its API group) of every
+committed node, so the renderer can re-render the unrendered nodes that may claim the same
+object as another node and settle the conflict exactly as it would without the index.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 
 from lynq_bridge.core.layout import path_owner
+from lynq_bridge.core.naming import KUSTOMIZATION_FILE, NODE_FILE
 
 INPUTS_FILE = ".lynq-inputs"
 HEADER = b"# lynq-bridge render inputs: node, input key, digest of the node's files\n"
@@ -56,11 +62,37 @@ def node_blobs(existing: Mapping[str, str]) -> dict[str, list[tuple[str, str]]]:
     return by_node
 
 
-def trusted_inputs(existing: Mapping[str, str], index: bytes | None) -> dict[str, str]:
-    """node -> input key, for each indexed node whose committed files match its digest."""
+class CommittedInputs(dict[str, str]):
+    """node -> input key of the trusted nodes, plus ``objects``: node -> the object file names
+    of every committed node (trusted or not)."""
+
+    def __init__(self, keys: Mapping[str, str], objects: Mapping[str, frozenset[str]]) -> None:
+        super().__init__(keys)
+        self.objects: Mapping[str, frozenset[str]] = objects
+
+
+def object_files(by_node: Mapping[str, Iterable[tuple[str, str]]]) -> dict[str, frozenset[str]]:
+    """node -> the base names of its object files (not its LynqNode, kustomizations or engine
+    files) among its committed (path, blob id) pairs."""
+    own = {NODE_FILE, KUSTOMIZATION_FILE}
+    out: dict[str, frozenset[str]] = {}
+    for node, pairs in by_node.items():
+        names = {
+            p.rsplit("/", 1)[-1]
+            for p, _ in pairs
+            if p.startswith(f"{node}/") and p.endswith(".yaml")
+        }
+        out[node] = frozenset(names - own)
+    return out
+
+
+def trusted_inputs(existing: Mapping[str, str], index: bytes | None) -> CommittedInputs:
+    """node -> input key, for each indexed node whose committed files match its digest (with
+    every committed node's object files, see ``CommittedInputs``)."""
     by_node = node_blobs(existing)
-    return {
+    keys = {
         node: key
         for node, (key, digest) in parse_inputs(index).items()
         if node in by_node and files_digest(by_node[node]) == digest
     }
+    return CommittedInputs(keys, object_files(by_node))

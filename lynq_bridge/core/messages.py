@@ -7,6 +7,10 @@ Git history is the audit log, so the trailers make it queryable::
 The bridge also reads its own trailers back: when the last commit that touched a hub records
 the same form revision and row snapshot without errors, nothing can have changed and the sync
 skips rendering (see ``sync.py``).
+
+Row values are data here too: every body line is made one line (``paths.one_line``) and uids are
+quoted (``paths.quote``), so no value can add a line, forge a trailer or put a NUL into the
+commit object. Trailers carry only node names (DNS labels), counts and hashes.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lynq_bridge.core.paths import one_line, quote
 from lynq_bridge.core.planning import HubPlan
 
 BODY_LIMIT = 200  # body lines per section; the trailers always carry the full lists
@@ -40,7 +45,7 @@ class Stamp:
 def _section(title: str, lines: list[str]) -> list[str]:
     if not lines:
         return []
-    shown = lines[:BODY_LIMIT]
+    shown = [one_line(line) for line in lines[:BODY_LIMIT]]
     if len(lines) > BODY_LIMIT:
         shown.append(f"  … and {len(lines) - BODY_LIMIT} more (see the trailers)")
     return [f"{title}:", *shown, ""]
@@ -63,11 +68,13 @@ def commit_message(plan: HubPlan, stamp: Stamp, errors: list[str]) -> str:
         subject = f"lynq: {stamp.hub}: refresh hub files, no node changed"
     nodes = plan.nodes
     body: list[str] = []
-    body += _section("Added", [f"  - {n.name} (uid {n.uid}, form {n.form})" for n in plan.added])
+    body += _section(
+        "Added", [f"  - {n.name} (uid {quote(n.uid)}, form {n.form})" for n in plan.added]
+    )
     body += _section(
         "Updated",
         [
-            f"  - {name} (uid {nodes[name].uid}, form {nodes[name].form}): "
+            f"  - {name} (uid {quote(nodes[name].uid)}, form {nodes[name].form}): "
             f"{', '.join(ids) or 'node metadata'}"
             for name, ids in sorted(plan.updated.items())
         ],
@@ -88,7 +95,7 @@ def commit_message(plan: HubPlan, stamp: Stamp, errors: list[str]) -> str:
         TRAILER_SNAPSHOT: stamp.snapshot,
         TRAILER_ERRORS: str(len(errors)),
     }
-    lines = [f"{k}: {v}" if v else f"{k}:" for k, v in trailers.items()]
+    lines = [one_line(f"{k}: {v}" if v else f"{k}:") for k, v in trailers.items()]
     return "\n".join([subject, "", *body, *lines]) + "\n"
 
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 
+from lynq_bridge.core.paths import quote
+
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+QUALIFIED_NAME = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
 
 # Kinds that have no namespace. Custom resources are assumed namespaced.
 CLUSTER_SCOPED_KINDS = frozenset(
@@ -56,6 +60,29 @@ def is_label_value(value: str) -> bool:
     return len(value) <= 63 and LABEL_VALUE.match(value) is not None
 
 
+def is_qualified_name(key: str) -> bool:
+    """A label or annotation key: ``name`` or ``prefix/name`` (prefix a DNS subdomain)."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and not is_dns_subdomain(prefix):
+        return False
+    return QUALIFIED_NAME.fullmatch(name) is not None
+
+
+def kind_problem(kind: str) -> str | None:
+    """Why ``kind`` is not a Kubernetes kind (a letter, then letters and digits, at most 63)."""
+    if KIND.fullmatch(kind) is None:
+        return f"kind {quote(kind)} is not a Kubernetes kind (a letter, then letters and digits)"
+    return None
+
+
+def api_group(api_version: str) -> str | None:
+    """The API group of ``group/version`` ("" for the core ``version``), None when invalid."""
+    group, sep, version = api_version.rpartition("/")
+    if not is_dns_label(version) or (sep and not is_dns_subdomain(group)):
+        return None
+    return group
+
+
 def node_name(uid: str, form: str) -> str:
     """``{uid}-{form}``: the LynqNode name and its directory."""
     return f"{uid}-{form}"
@@ -68,9 +95,10 @@ def uid_problem(uid: str, form: str) -> str | None:
         return "the uid is empty"
     if not is_dns_label(name):
         if len(name) > 63:
-            return f'node name "{name}" is longer than 63 characters'
+            return f"node name {quote(name)} is longer than 63 characters"
         return (
-            f'node name "{name}" is not a DNS-1123 label (lowercase letters, digits and "-", '
+            f"node name {quote(name)} is not a DNS-1123 label (lowercase letters, digits and "
+            '"-", '
             "starting and ending with a letter or digit)"
         )
     return None

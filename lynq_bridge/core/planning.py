@@ -36,6 +36,7 @@ from lynq_bridge.core.layout import (
     path_owner,
 )
 from lynq_bridge.core.naming import NODE_FILE
+from lynq_bridge.core.paths import component_problem, path_problem
 from lynq_bridge.core.rendering import LABEL_FORM, LABEL_HUB, LABEL_UID, HubRender, NodeRender
 from lynq_bridge.core.yamltext import dump_manifest
 
@@ -81,7 +82,11 @@ class HubPlan:
 
     @property
     def changed(self) -> bool:
-        return bool(self.writes or self.deletes)
+        """Whether the plan needs a commit: a file other than the render-input index is written
+        or deleted. A change of the index alone (a row or form change that alters no manifest)
+        is not committed: its stale entries only make later syncs re-render those rows, whose
+        output is the same, until the next commit brings the index up to date."""
+        return bool(self.deletes or any(path != INPUTS_FILE for path in self.writes))
 
 
 def lynqnode_manifest(
@@ -122,9 +127,15 @@ def previous_inventory(content: bytes | None) -> dict[str, InventoryEntry]:
         return {}
     try:
         data = yaml.load(content, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        return {e["id"]: InventoryEntry.model_validate(e) for e in data["spec"]["resources"]}
+        entries = [InventoryEntry.model_validate(e) for e in data["spec"]["resources"]]
     except (yaml.YAMLError, KeyError, TypeError, ValueError):
         return {}
+    # An entry edited by hand into something no file can be named after is ignored.
+    return {
+        e.id: e
+        for e in entries
+        if not component_problem(naming.child_file_name(e.kind, e.namespace, e.name))
+    }
 
 
 def _node_files(
@@ -133,9 +144,11 @@ def _node_files(
     committed: Sequence[str],
     previous: bytes | None,
     target: Target,
+    claimed: Mapping[str, str],
 ) -> tuple[dict[str, tuple[bytes, str]], set[str]]:
     """Files of one node as (content, blob id) by hub-relative path, and the committed paths to
-    keep as they are (``committed``: the node's paths in the branch).
+    keep as they are (``committed``: the node's paths in the branch; ``claimed``: object file
+    name -> the node rendering it, so a kept file never duplicates another node's object).
 
     A node without errors always assembles to the same files, so they are memoised on the
     node; the daemon's render cache then makes an unchanged node cost nothing to plan.
@@ -163,7 +176,11 @@ def _node_files(
                 continue
             file = naming.child_file_name(entry.kind, entry.namespace, entry.name)
             found = where.get(file)
-            if found is not None and file not in present:
+            if (
+                found is not None
+                and file not in present
+                and claimed.get(file, node.name) == node.name
+            ):
                 kept.add(found)
                 entries.append(entry)
                 resource = resources.get(rid)
@@ -223,9 +240,10 @@ def plan_hub(
         plan.removed = gone
     desired: dict[str, bytes] = {}
     keep: set[str] = {p for n in keep_whole for p in by_node[n]}
+    claimed = {c.file: name for name, node in render.nodes.items() for c in node.children}
     for name, node in sorted(render.nodes.items()):
         committed = by_node.get(name, ())
-        files, kept = _node_files(hub, node, committed, previous_nodes.get(name), target)
+        files, kept = _node_files(hub, node, committed, previous_nodes.get(name), target, claimed)
         keep.update(kept)
         changed = []
         for path, (content, blob) in files.items():
@@ -262,7 +280,9 @@ def _plan_hub_files(
     kustomization.yaml per engine directory listing every engine file below it. An engine
     directory of the target is written even when empty, so that the engine's root object finds
     its path and prunes what the last node left behind."""
-    paths = [*desired, *keep]
+    # A committed path no writer could produce (added by hand or by an older version) is left
+    # out of the listings, so it can never break a kustomization.
+    paths = [p for p in (*desired, *keep) if not path_problem(p)]
     node_dirs = {p.split("/", 1)[0] for p in paths if "/" in p and is_node_dir(p.split("/")[0])}
     hub_files = {naming.KUSTOMIZATION_FILE: kustomization(node_dirs)}
     engine_paths = [p for p in paths if "/" in p and not is_node_dir(p.split("/")[0])]

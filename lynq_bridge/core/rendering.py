@@ -15,6 +15,7 @@ from typing import Any
 
 from lynq_bridge.config.models import InventoryEntry, LynqHub
 from lynq_bridge.core import naming
+from lynq_bridge.core.conflicts import possible_conflicts, settle_conflicts
 from lynq_bridge.core.forms import (
     CompiledForm,
     CompiledResource,
@@ -23,9 +24,14 @@ from lynq_bridge.core.forms import (
     Sequence_,
     Text,
     Tree,
+    literal_secret_problem,
 )
 from lynq_bridge.core.functions import FILTERS
+from lynq_bridge.core.inputs import CommittedInputs
 from lynq_bridge.core.layout import Target
+from lynq_bridge.core.limits import Deadline, active_deadline, object_size_problem, text_size
+from lynq_bridge.core.objectchecks import key_problem, value_problem
+from lynq_bridge.core.paths import one_line, path_problem, quote
 from lynq_bridge.core.rows import Row
 from lynq_bridge.core.templating import CompiledTemplate, TemplateError
 from lynq_bridge.core.yamltext import dump_manifest
@@ -68,6 +74,7 @@ class NodeRender:
     assembled: dict[str, tuple[bytes, str]] | None = None
     # what the node was rendered from (revision, form, row values); recorded in its LynqNode
     input_key: str = ""
+    timed_out: bool = False  # the render ran out of time: never cached, tried again next sync
 
     @property
     def errors(self) -> list[str]:
@@ -151,6 +158,14 @@ def _render_child(
     api_version, kind = manifest.get("apiVersion"), manifest.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str) or not kind:
         raise _Failure("apiVersion and kind must render to non-empty strings")
+    problem = naming.kind_problem(kind)
+    if problem:
+        raise _Failure(problem)
+    if naming.api_group(api_version) is None:
+        raise _Failure(
+            f"apiVersion {quote(api_version)} is not a Kubernetes API version "
+            '("version" or "group/version", the group a DNS name)'
+        )
     metadata = manifest.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise _Failure("metadata is not a mapping")
@@ -159,7 +174,7 @@ def _render_child(
     if not isinstance(name, str) or not name:
         raise _Failure("the object has no name (set nameTemplate or spec.metadata.name)")
     if not naming.is_dns_subdomain(name) or (kind == "Namespace" and not naming.is_dns_label(name)):
-        raise _Failure(f'name "{name}" is not a valid Kubernetes object name')
+        raise _Failure(f"name {quote(name)} is not a valid Kubernetes object name")
     namespace: str | None = None
     if not naming.is_cluster_scoped(kind):
         if resource.namespace is not None:
@@ -167,7 +182,7 @@ def _render_child(
         else:
             namespace = metadata.get("namespace") or ctx.hub.metadata.namespace
         if not isinstance(namespace, str) or not naming.is_dns_label(namespace):
-            raise _Failure(f'namespace "{namespace}" is not a valid namespace name')
+            raise _Failure(f"namespace {quote(str(namespace))} is not a valid namespace name")
     labels = _string_map(metadata.get("labels"), "labels")
     labels.update(_render_map(resource.labels, variables))
     labels.update(
@@ -180,10 +195,17 @@ def _render_child(
     if naming.is_label_value(ctx.uid):
         labels[LABEL_UID] = ctx.uid
     for key, value in labels.items():
+        problem = key_problem(key, "label")
+        if problem:
+            raise _Failure(problem)
         if not naming.is_label_value(value):
-            raise _Failure(f'label {key} value "{value}" is not a valid label value')
+            raise _Failure(f"label {quote(key)} value {quote(value)} is not a valid label value")
     annotations = _string_map(metadata.get("annotations"), "annotations")
     annotations.update(_render_map(resource.annotations, variables))
+    for key in annotations:
+        problem = key_problem(key, "annotation")
+        if problem:
+            raise _Failure(problem)
     annotations[ANNOTATION_DELETION_POLICY] = entry.deletionPolicy
     metadata.update(name=name, labels=labels, annotations=annotations)
     if namespace is None:
@@ -208,6 +230,9 @@ def _render_child(
         hash="",
     )
     target.decorate_child(manifest, inventory, resource.depth)
+    problem = value_problem(manifest, variables)
+    if problem:
+        raise _Failure(problem)
     return manifest, inventory
 
 
@@ -221,8 +246,24 @@ def node_variables(hub: LynqHub, form: CompiledForm, row: Row) -> dict[str, str]
     return variables
 
 
-def render_node(hub: LynqHub, form: CompiledForm, row: Row, target: Target) -> NodeRender:
-    """Render every resource of ``form`` for ``row`` (the node name must be valid)."""
+def render_node(
+    hub: LynqHub,
+    form: CompiledForm,
+    row: Row,
+    target: Target,
+    *,
+    clock: Callable[[], float] | None = None,
+) -> NodeRender:
+    """Render every resource of ``form`` for ``row`` (the node name must be valid); with a
+    ``clock``, resources still unrendered ``limits.NODE_SECONDS`` after the start fail."""
+    deadline = Deadline(clock) if clock is not None else None
+    with active_deadline(deadline):
+        return _render_node(hub, form, row, target, deadline)
+
+
+def _render_node(
+    hub: LynqHub, form: CompiledForm, row: Row, target: Target, deadline: Deadline | None
+) -> NodeRender:
     name = naming.node_name(row.uid, form.name)
     out = NodeRender(name=name, uid=row.uid, form=form.name, resources=form.resources)
     ctx = _NodeContext(hub, name, row.uid, node_variables(hub, form, row))
@@ -231,9 +272,14 @@ def render_node(hub: LynqHub, form: CompiledForm, row: Row, target: Target) -> N
     files: dict[str, str] = {}
     for resource in form.resources:
         rid = resource.entry.id
+        if deadline is not None and deadline.expired:
+            out.failed[rid] = one_line(
+                f'failed to render resource "{rid}" of {where}: {deadline.message}'
+            )
+            continue
         broken = [d for d in resource.entry.dependIds if d in out.failed or d in out.skipped]
         if broken and resource.entry.skipOnDependencyFailure:
-            out.skipped[rid] = (
+            out.skipped[rid] = one_line(
                 f'skipped resource "{rid}" of {where}: dependency "{broken[0]}" failed'
             )
             continue
@@ -244,19 +290,31 @@ def render_node(hub: LynqHub, form: CompiledForm, row: Row, target: Target) -> N
                     excluded.add(rid)
                     continue
             manifest, entry = _render_child(resource, ctx, target)
+            secret = literal_secret_problem(manifest) if form.strict_secrets else None
+            if secret:
+                raise _Failure(f"kind renders to {secret} (strictSecrets is on)")
             file = naming.child_file_name(entry.kind, entry.namespace, entry.name)
+            problem = path_problem(f"{name}/{target.place(file, resource.depth)}")
+            if problem:
+                raise _Failure(problem)
             if file in files:
                 raise _Failure(
                     f"it renders the same object ({entry.kind} {entry.name}) as resource "
                     f'"{files[file]}"'
                 )
-        except _Failure as exc:
-            out.failed[rid] = f'failed to render resource "{rid}" of {where}: {exc}'
+            # Counting the text first keeps a value far too large from being serialised at all.
+            too_large = object_size_problem(text_size(manifest), at_least=True)
+            content = dump_manifest(manifest).encode() if not too_large else b""
+            too_large = too_large or object_size_problem(len(content))
+            if too_large:
+                raise _Failure(too_large)
+        except (_Failure, ValueError, TypeError) as exc:
+            out.failed[rid] = one_line(f'failed to render resource "{rid}" of {where}: {exc}')
             continue
         files[file] = rid
-        content = dump_manifest(manifest).encode()
         entry = entry.model_copy(update={"hash": hashlib.sha256(content).hexdigest()})
         out.children.append(Child(entry=entry, depth=resource.depth, file=file, content=content))
+    out.timed_out = deadline is not None and deadline.expired
     return out
 
 
@@ -276,6 +334,7 @@ def render_hub(
     progress: Callable[[int, int], None] | None = None,
     revision: str = "",
     committed: Mapping[str, str] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> HubRender:
     """Render every (active row × form) of a hub.
 
@@ -289,6 +348,13 @@ def render_hub(
     gets an ``input_key``; a node whose key equals the one ``committed`` holds for it (from the
     hub's input index, checked against its files) is not rendered at all and lands in
     ``unchanged``: a fresh process then renders only the rows that changed.
+
+    ``clock`` (``time.monotonic`` in a sync) bounds each node's render time (see
+    ``render_node``); without it, time is not limited.
+
+    Two nodes rendering the same object (API group, kind, namespace, name) would stop the hub's
+    kustomization from building: the node of the first uid (then form name) keeps it, the other
+    node's resource is a conflict error (see ``conflicts``).
     """
     out = HubRender()
     hub_name = hub.metadata.name
@@ -298,7 +364,8 @@ def render_hub(
     for row in rows:
         if row.uid in seen:
             out.row_errors.append(
-                f'duplicate uid "{row.uid}" in hub {hub_name}: the first row in uid order is used'
+                f"duplicate uid {quote(row.uid)} in hub {hub_name}: the first row in uid order "
+                "is used"
             )
             continue
         seen.add(row.uid)
@@ -308,14 +375,26 @@ def render_hub(
             problem = naming.uid_problem(row.uid, form.name)
             if problem:
                 out.row_errors.append(
-                    f'row with uid "{row.uid}" of hub {hub_name} cannot form a node with form '
-                    f"{form.name}: {problem}"
+                    f"row with uid {quote(row.uid)} of hub {hub_name} cannot form a node with "
+                    f"form {form.name}: {problem}"
                 )
                 continue
             owners.setdefault(naming.node_name(row.uid, form.name), []).append((row.uid, form.name))
     by_uid = {row.uid: row for row in unique}
     by_form = {form.name: form for form in forms}
     used: dict[Any, NodeRender] = {}
+
+    def render(name: str, uid: str, form_name: str, input_key: str) -> None:
+        row, form = by_uid[uid], by_form[form_name]
+        key = (form.fingerprint, row.values)
+        node = cache.get(key) if cache is not None else None
+        if node is None:
+            node = render_node(hub, form, row, target, clock=clock)
+        node.input_key = input_key
+        if not node.timed_out:
+            used[key] = node
+        out.nodes[name] = node
+
     for done, (name, pairs) in enumerate(sorted(owners.items()), start=1):
         if progress is not None and done % 500 == 0:
             progress(done, len(owners))
@@ -332,13 +411,12 @@ def render_hub(
         if input_key and committed is not None and committed.get(name) == input_key:
             out.unchanged[name] = input_key
             continue
-        key = (form.fingerprint, row.values)
-        node = cache.get(key) if cache is not None else None
-        if node is None:
-            node = render_node(hub, form, row, target)
-        node.input_key = input_key
-        used[key] = node
-        out.nodes[name] = node
+        render(name, uid, form_name, input_key)
+    objects = committed.objects if isinstance(committed, CommittedInputs) else {}
+    for name in possible_conflicts(out, objects):
+        uid, form_name = owners[name][0]
+        render(name, uid, form_name, out.unchanged.pop(name))
+    settle_conflicts(out, hub_name, objects)
     if cache is not None:
         cache.clear()
         cache.update(used)

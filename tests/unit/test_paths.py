@@ -69,6 +69,10 @@ def test_unusable_components_are_refused_with_the_cause(name: str, cause: str) -
     assert cause in problem
 
 
+def test_the_empty_name_is_refused_with_exactly_that_reason() -> None:
+    assert component_problem("") == "it is empty"
+
+
 def test_refusal_message_is_one_line_whatever_the_name() -> None:
     problem = component_problem("x\nLynq-Nodes-Removed: acme-web")
     assert problem is not None and "\n" not in problem
@@ -156,6 +160,8 @@ def test_quote_shows_a_value_on_one_line(value: str, shown: str) -> None:
 def test_quote_truncates_long_values_and_says_how_much_was_left_out() -> None:
     shown = quote("x" * 10_000_000, limit=5)
     assert shown == '"xxxxx…(+9999995 characters)"'
+    assert quote("x" * 5, limit=5) == '"xxxxx"'
+    assert quote("x" * 6, limit=5) == '"xxxxx…(+1 characters)"'
 
 
 def test_one_line_escapes_controls_but_keeps_quotes() -> None:

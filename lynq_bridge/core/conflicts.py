@@ -1,0 +1,92 @@
+"""Cross-node conflicts: two nodes of a hub rendering the same object.
+
+Two files for one object (API group, kind, namespace, name) in one hub would stop its
+kustomization from building, blocking every tenant. The node of the first uid (then form name)
+keeps the object; the other node's resource becomes a conflict error and its dependents are
+skipped per ``skipOnDependencyFailure``. Nodes the render-input index kept unrendered still own
+their committed objects: ``possible_conflicts`` names those that share a file name with another
+node, so they are rendered and the outcome never depends on what was cached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from lynq_bridge.config.models import InventoryEntry
+from lynq_bridge.core.paths import one_line
+
+if TYPE_CHECKING:  # rendering imports this module; the types are only annotations here
+    from lynq_bridge.core.rendering import HubRender, NodeRender
+
+
+def possible_conflicts(out: HubRender, objects: Mapping[str, frozenset[str]]) -> list[str]:
+    """The unrendered nodes whose committed object files share a name with an object of another
+    node: they must be rendered so that conflicts are settled on what they render."""
+    claims: dict[str, set[str]] = {}
+    for name, node in out.nodes.items():
+        for child in node.children:
+            claims.setdefault(child.file, set()).add(name)
+    for name in (*out.unchanged, *out.blocked_nodes):
+        for file in objects.get(name, ()):
+            claims.setdefault(file, set()).add(name)
+    shared = {n for names in claims.values() if len(names) > 1 for n in names}
+    return sorted(shared & out.unchanged.keys())
+
+
+def _object_key(entry: InventoryEntry) -> tuple[str, str, str, str]:
+    group = entry.apiVersion.rpartition("/")[0]
+    return (group, entry.kind, entry.namespace or "", entry.name)
+
+
+def settle_conflicts(out: HubRender, hub: str, objects: Mapping[str, frozenset[str]]) -> None:
+    """First uid wins: walk the rendered nodes by (uid, form); a child whose object an earlier
+    node renders, or that a node kept as it is (name collision) has committed, becomes a failed
+    resource of its node, and its dependents are skipped per ``skipOnDependencyFailure``.
+
+    The outcome depends only on what the nodes render, not on which were cached: every
+    unrendered node that may share an object was rendered first (``possible_conflicts``).
+    Nodes are copied before they change, so the render cache keeps the plain render."""
+    reserved = {file: n for n in sorted(out.blocked_nodes) for file in objects.get(n, ())}
+    owner: dict[tuple[str, str, str, str], str] = {}
+    for node in sorted(out.nodes.values(), key=lambda n: (n.uid, n.form)):
+        lost: dict[str, str] = {}
+        for child in node.children:
+            key = _object_key(child.entry)
+            other = owner.get(key) or reserved.get(child.file)
+            if other is None:
+                owner[key] = node.name
+                continue
+            where = f"node {node.name} (hub {hub}, uid {node.uid})"
+            entry = child.entry
+            shown = f"{entry.namespace}/{entry.name}" if entry.namespace else entry.name
+            lost[entry.id] = one_line(
+                f'failed to render resource "{entry.id}" of {where}: conflict: object '
+                f"{entry.kind} {shown} is already rendered by node {other}"
+            )
+        if lost:
+            out.nodes[node.name] = _without(node, lost, hub)
+
+
+def _without(node: NodeRender, lost: Mapping[str, str], hub: str) -> NodeRender:
+    """A copy of ``node`` with the children of ``lost`` failed and their dependents skipped."""
+    copy = dataclasses.replace(
+        node,
+        children=list(node.children),
+        failed={**node.failed, **lost},
+        skipped=dict(node.skipped),
+        assembled=None,
+    )
+    where = f"node {node.name} (hub {hub}, uid {node.uid})"
+    for resource in node.resources:
+        rid = resource.entry.id
+        broken = [d for d in resource.entry.dependIds if d in copy.failed or d in copy.skipped]
+        present = any(c.entry.id == rid for c in copy.children)
+        if present and rid not in lost and broken and resource.entry.skipOnDependencyFailure:
+            copy.skipped[rid] = one_line(
+                f'skipped resource "{rid}" of {where}: dependency "{broken[0]}" failed'
+            )
+        if rid in lost or rid in copy.skipped:
+            copy.children = [c for c in copy.children if c.entry.id != rid]
+    return copy
