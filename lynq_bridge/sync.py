@@ -25,6 +25,7 @@ from lynq_bridge.adapters.gitstore import GitStore
 from lynq_bridge.adapters.secrets import password_lookup
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
+from lynq_bridge.core.credentials import credential_warnings, strip_credentials
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
 from lynq_bridge.core.inputs import INPUTS_FILE, trusted_inputs
 from lynq_bridge.core.layout import Target, is_node_dir
@@ -37,7 +38,7 @@ from lynq_bridge.core.planning import (
 )
 from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub
 from lynq_bridge.core.rows import rows_from_records, snapshot_of
-from lynq_bridge.errors import ConfigError, GitConflict, TemporaryError
+from lynq_bridge.errors import ConfigError, GitConflict, TemporaryError, UnsafeCommit
 from renderers import target_for
 
 log = logging.getLogger("lynq_bridge.sync")
@@ -85,6 +86,7 @@ class Compiled:
             raise ConfigError("\n".join(problems))
         self.target: Target = target_for(config.bridge.spec)
         self.warnings += self.target.warnings(list(forms.values()))
+        self.warnings += credential_warnings(config.bridge.spec.git.url)
         self._forms = forms
 
     def forms_of(self, hub: LynqHub) -> list[CompiledForm]:
@@ -101,7 +103,12 @@ class Compiled:
             spec.target,
             spec.git.path,
             # The engine files name the repository, branch and engine settings.
-            [spec.git.url, spec.git.branch, spec.argocd.model_dump(), spec.flux.model_dump()]
+            [
+                strip_credentials(spec.git.url),
+                spec.git.branch,
+                spec.argocd.model_dump(),
+                spec.flux.model_dump(),
+            ]
             if spec.target != "plain"
             else [],
             # Where the rows come from does not change what they render to (the snapshot and
@@ -131,11 +138,15 @@ class Syncer:
             spec.deletionGuard.maxDeletePercent,
             allow_mass_delete or spec.deletionGuard.allowMassDelete,
         )
-        self.datasources = datasources or Datasources(
-            password_lookup(spec.secretsDir, spec.report.kubeconfig)
-        )
+        secrets = password_lookup(spec.secretsDir, spec.report.kubeconfig)
+        self.datasources = datasources or Datasources(secrets)
         work_dir = Path(spec.git.workDir) if spec.git.workDir else None
-        self.git = GitStore(spec.git, work_dir or default_work_dir(spec.git.url, spec.git.branch))
+        self.git = GitStore(
+            spec.git,
+            work_dir or default_work_dir(strip_credentials(spec.git.url), spec.git.branch),
+            secrets=secrets,
+            namespace=config.bridge.metadata.namespace,
+        )
         self.git.open()
         # Per hub: (form revision, render cache) so the daemon re-renders only changed rows.
         self._caches: dict[str, tuple[str, dict[Any, NodeRender]]] = {}
@@ -167,7 +178,8 @@ class Syncer:
         result = HubResult(hub=hub_key(hub))
         try:
             self._sync(hub, result)
-        except TemporaryError as exc:
+        except (TemporaryError, UnsafeCommit) as exc:
+            # An unsafe commit was built but never pushed: this hub fails, the others go on.
             result.failure = str(exc)
         result.seconds = time.monotonic() - started
         _log_result(result)
@@ -203,6 +215,7 @@ class Syncer:
                 progress=self.progress,
                 revision=stamp.form_revision,
                 committed=self._committed_inputs(existing),
+                clock=time.monotonic,
             )
             result.errors = render_errors(render)
             result.nodes = render.node_count
@@ -297,6 +310,7 @@ def render_directory(
                 compiled.target,
                 revision=compiled.revision_of(hub),
                 committed=trusted_inputs(existing, index),
+                clock=time.monotonic,
             )
             plan = plan_with_history(
                 hub,

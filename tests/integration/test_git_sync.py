@@ -86,7 +86,7 @@ def test_updated_column_changes_only_that_nodes_files(
     ]
     message = bridge.message()
     assert "Lynq-Nodes-Updated: acme-web" in message
-    assert "acme-web (uid acme, form web): app" in message
+    assert 'acme-web (uid "acme", form web): app' in message
 
 
 def test_deactivated_row_removes_node_files(
@@ -347,6 +347,37 @@ def test_failing_hub_does_not_stop_the_other_hubs(bridge: Bridge, tmp_path: Path
     assert not [f for f in bridge.files() if f.startswith("lynq/default/lost/")]
 
 
+def test_unsafe_commit_of_one_hub_is_not_pushed_and_the_other_hubs_sync(
+    bridge: Bridge, monkeypatch: Any
+) -> None:
+    from lynq_bridge.config.loading import load_config
+    from lynq_bridge.sync import Compiled, Syncer
+
+    second = bridge.load_config_document("hub.yaml")
+    second["metadata"]["name"] = "second"
+    bridge.write("hub-second.yaml", second)
+    form = (bridge.config / "form.yaml").read_text().replace("hubId: tenants", "hubId: second")
+    (bridge.config / "form-second.yaml").write_text(form.replace("name: web,", "name: other,"))
+    real = Compiled.hub_dir
+
+    def escaping(self: Compiled, hub: Any) -> str:
+        # A bug that points one hub outside git.path: the check before the push must catch it.
+        where: str = real(self, hub)
+        return where.replace("lynq/", "outside/") if hub.metadata.name == "second" else where
+
+    monkeypatch.setattr(Compiled, "hub_dir", escaping)
+    syncer = Syncer(load_config(bridge.config))
+    try:
+        results = {r.hub: r for r in syncer.sync_all()}
+    finally:
+        syncer.close()
+    assert results["default/tenants"].commit and not results["default/tenants"].failure
+    failure = results["default/second"].failure
+    assert failure and "outside" in failure and "\n" not in failure
+    assert not [f for f in bridge.files() if not f.startswith("lynq/")]
+    assert bridge.commits() == 1
+
+
 def test_signed_commit_verifies_with_the_configured_ssh_key(
     tmp_path: Path, sqlite_db: SqliteDatabase, create_tenants: Any
 ) -> None:
@@ -427,9 +458,9 @@ def test_fresh_sync_renders_only_the_changed_row(
     rendered: list[str] = []
     real = rendering.render_node
 
-    def counting(hub: Any, form: Any, row: Any, target: Any) -> Any:
+    def counting(hub: Any, form: Any, row: Any, target: Any, **options: Any) -> Any:
         rendered.append(row.uid)
-        return real(hub, form, row, target)
+        return real(hub, form, row, target, **options)
 
     monkeypatch.setattr(rendering, "render_node", counting)
     syncer = Syncer(load_config(bridge.config))  # a new process has no render cache
