@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lynq_bridge.config.models import LynqForm, ResourceEntry
+from lynq_bridge.core.objectchecks import number_problem
 from lynq_bridge.core.templating import CompiledTemplate, TemplateEngine, TemplateError
 
 # Fields that stay strings even when their template ends in int/float/bool (SPEC §5).
@@ -111,6 +112,10 @@ class _Compiler:
             if all(isinstance(t, Constant) for t in seq):
                 return Constant(value)
             return Sequence_(seq)
+        problem = number_problem(value)
+        if problem:
+            where = "spec." + ".".join(path)
+            self.problems.append(f'form {self.form}, resource "{rid}", {where}: {problem}')
         return Constant(value)
 
     def templates(

@@ -22,7 +22,7 @@ check it. A node past its deadline fails its remaining resources.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Final, TypeVar
@@ -41,7 +41,6 @@ __all__ = [
     "checked_iteration",
     "object_size_problem",
     "size_of",
-    "text_size",
 ]
 
 MAX_RESULT: Final = 1 << 20
@@ -170,18 +169,6 @@ def check_percent_format(text: str) -> None:
                     f"a % format width or precision of {number} is more than the "
                     f"{MAX_RESULT:,} characters a template operation may make"
                 )
-
-
-def text_size(value: object) -> int:
-    """Characters of all the text (keys and strings) in a rendered object: a lower bound of the
-    size of its YAML, cheap to count before serialising."""
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, Mapping):
-        return sum(text_size(key) + text_size(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return sum(text_size(item) for item in value)
-    return 0
 
 
 def object_size_problem(size: int, *, at_least: bool = False) -> str | None:

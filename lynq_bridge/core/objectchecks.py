@@ -32,11 +32,28 @@ def key_problem(key: str, what: str) -> str | None:
     return None
 
 
-def value_problem(manifest: dict[str, Any], variables: Mapping[str, str]) -> str | None:
-    """The first key or value of ``manifest`` that does not read back unchanged in kustomize,
-    PyYAML and YAML 1.2 readers (see ``yamltext.string_problem``), or a number that JSON as
-    Kubernetes reads it cannot carry; None when all are fine. ``variables`` (the row's) name
-    the column a bad value came from."""
+def number_problem(value: object) -> str | None:
+    """Why a rendered number cannot be written (JSON as Kubernetes reads it carries neither
+    NaN/infinity nor integers beyond 64 bits), or None; also None for anything else."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a number JSON and Kubernetes can carry"
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        return f"{value} is outside the 64-bit integer range"
+    return None
+
+
+def unusable_field(manifest: dict[str, Any], variables: Mapping[str, str]) -> str | None:
+    """Which key or value of ``manifest`` does not read back unchanged in kustomize, PyYAML
+    and YAML 1.2 readers (see ``yamltext.string_problem``), naming the field and, where a row
+    value brought it in, the column (``variables``: the row's); None when all are fine.
+
+    The emitter refuses such a value on the hot path (``yamltext.UnusableValue``); this walk
+    runs only then, to say where it is."""
+    return _describe(manifest, variables)
+
+
+def _describe(manifest: dict[str, Any], variables: Mapping[str, str]) -> str | None:
+    """The problem of the first unusable key or value, naming its field."""
     stack: list[tuple[str, Any]] = [("", manifest)]
     while stack:
         where, value = stack.pop()
@@ -53,10 +70,8 @@ def value_problem(manifest: dict[str, Any], variables: Mapping[str, str]) -> str
             problem = string_problem(value)
             if problem:
                 return f"field {where} is unusable: {problem}{_culprit(value, variables)}"
-        elif isinstance(value, float) and not math.isfinite(value):
-            return f"field {where} is {value}, which JSON and Kubernetes cannot carry"
-        elif isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
-            return f"field {where} is outside the 64-bit integer range"
+        elif number_problem(value):
+            return f"field {where}: {number_problem(value)}"
     return None
 
 

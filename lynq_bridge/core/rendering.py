@@ -29,12 +29,12 @@ from lynq_bridge.core.forms import (
 from lynq_bridge.core.functions import FILTERS
 from lynq_bridge.core.inputs import CommittedInputs
 from lynq_bridge.core.layout import Target
-from lynq_bridge.core.limits import Deadline, active_deadline, object_size_problem, text_size
-from lynq_bridge.core.objectchecks import key_problem, value_problem
+from lynq_bridge.core.limits import Deadline, active_deadline, object_size_problem
+from lynq_bridge.core.objectchecks import key_problem, number_problem, unusable_field
 from lynq_bridge.core.paths import one_line, path_problem, quote
 from lynq_bridge.core.rows import Row
 from lynq_bridge.core.templating import CompiledTemplate, TemplateError
-from lynq_bridge.core.yamltext import dump_manifest
+from lynq_bridge.core.yamltext import UnusableValue, dump_manifest
 
 LABEL_NODE = "lynq.sh/node"
 LABEL_NODE_NAMESPACE = "lynq.sh/node-namespace"
@@ -107,9 +107,13 @@ class _Failure(Exception):
 
 def _render_text(template: CompiledTemplate, variables: Mapping[str, str], keep: bool) -> Any:
     try:
-        return template.render(variables) if keep else template.render_typed(variables)
+        value = template.render(variables) if keep else template.render_typed(variables)
     except TemplateError as exc:
         raise _Failure(str(exc)) from exc
+    problem = number_problem(value)
+    if problem:
+        raise _Failure(f"the template renders {problem}")
+    return value
 
 
 def _render_tree(tree: Tree, variables: Mapping[str, str]) -> Any:
@@ -230,9 +234,6 @@ def _render_child(
         hash="",
     )
     target.decorate_child(manifest, inventory, resource.depth)
-    problem = value_problem(manifest, variables)
-    if problem:
-        raise _Failure(problem)
     return manifest, inventory
 
 
@@ -302,10 +303,11 @@ def _render_node(
                     f"it renders the same object ({entry.kind} {entry.name}) as resource "
                     f'"{files[file]}"'
                 )
-            # Counting the text first keeps a value far too large from being serialised at all.
-            too_large = object_size_problem(text_size(manifest), at_least=True)
-            content = dump_manifest(manifest).encode() if not too_large else b""
-            too_large = too_large or object_size_problem(len(content))
+            try:
+                content = dump_manifest(manifest).encode()
+            except UnusableValue as exc:
+                raise _Failure(unusable_field(manifest, ctx.variables) or str(exc)) from exc
+            too_large = object_size_problem(len(content))
             if too_large:
                 raise _Failure(too_large)
         except (_Failure, ValueError, TypeError) as exc:

@@ -34,6 +34,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from lynq_bridge.core.limits import MAX_OBJECT_BYTES, object_size_problem
+
 __all__ = ["dump_document", "dump_manifest", "reads_as_non_string", "string_problem"]
 
 _MANIFEST_FIRST: Final = ("apiVersion", "kind", "metadata")
@@ -89,6 +91,21 @@ _str_cache: dict[str, str] = {}
 _key_cache: dict[str, str] = {}
 
 
+class UnusableValue(ValueError):
+    """A string the emitter will not write: a consumer would not read it back unchanged
+    (``string_problem``), or it is longer than any Kubernetes object may be (refused before
+    it is escaped, so the emitter's memory stays within a constant of that limit)."""
+
+
+def _refuse(s: str) -> None:
+    if len(s) > MAX_OBJECT_BYTES:
+        raise UnusableValue(object_size_problem(len(s), at_least=True))
+    if SUSPICIOUS.search(s):
+        problem = string_problem(s)
+        if problem:
+            raise UnusableValue(problem)
+
+
 def dump_manifest(obj: Mapping[str, Any]) -> str:
     """Serialise one Kubernetes object as a YAML document (no leading ``---``).
 
@@ -122,6 +139,10 @@ def dump_document(obj: Mapping[str, Any]) -> str:
     _emit_map(root, sorted(root), "", "", out)
     out.append("")
     return "\n".join(out)
+
+
+# A quick screen: a string that ``string_problem`` might refuse matches this (most never do).
+SUSPICIOUS: Final = re.compile(f"{_UNCARRIABLE.pattern}|^\t")
 
 
 def string_problem(value: str) -> str | None:
@@ -271,6 +292,7 @@ def _render_key(key: Any) -> str:
             raise TypeError(f"mapping keys must be strings, not {type(key).__name__}: {key!r:.60}")
         key = str.__str__(key)
     k: str = key
+    _refuse(k)
     r = k if _PLAIN.fullmatch(k) and k.lower() not in _SPECIAL_WORDS else _quote(k)
     r = "? " + r if len(r) > _MAX_SIMPLE_KEY else r + ":"
     if len(k) <= _CACHE_MAX_LEN:
@@ -283,6 +305,7 @@ def _render_key(key: Any) -> str:
 def _render_str(s: str) -> str:
     """Return the plain or double-quoted form of ``s``, or the header (``|``, ``|-``, ``|2``,
     ``|2-``) of its literal block form; callers tell them apart by the leading ``|``."""
+    _refuse(s)
     if _PLAIN.fullmatch(s) and s.lower() not in _SPECIAL_WORDS:
         r = s
     elif "\n" in s and s.strip("\n") and not _BLOCK_UNSAFE.search(s):

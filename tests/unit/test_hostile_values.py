@@ -186,14 +186,32 @@ def test_refused_value_is_a_per_resource_error_naming_field_and_column(value: st
     assert {c.entry.id for c in node.children} == {"custom", "after"}
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [("x: .nan", None), ("x: .inf", None), ("x: -.inf", None), ('x: "{{ domain | int }}"', 2**63)],
-)
-def test_number_kubernetes_cannot_carry_is_a_per_resource_error(field: str, value: Any) -> None:
-    form = FORM.replace('data: {motd: "{{ domain }}"}', f"spec: {{{field}}}")
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**30])
+def test_rendered_number_kubernetes_cannot_carry_is_a_per_resource_error(value: int) -> None:
+    form = FORM.replace('data: {motd: "{{ domain }}"}', 'spec: {x: "{{ domain | int }}"}')
     node = render([("acme", "1", str(value), "Widget", None)], form).nodes["acme-web"]
-    assert "field spec.x" in node.failed["settings"]
+    assert "outside the 64-bit integer range" in node.failed["settings"]
+    assert {c.entry.id for c in node.children} == {"custom", "after"}
+
+
+def test_largest_int64_renders_as_a_number() -> None:
+    form = FORM.replace('data: {motd: "{{ domain }}"}', 'spec: {x: "{{ domain | int }}"}')
+    node = render([("acme", "1", str(2**63 - 1), "Widget", None)], form).nodes["acme-web"]
+    assert not node.failed
+    assert f"x: {2**63 - 1}\n" in node.children[0].content.decode()
+
+
+@pytest.mark.parametrize("field", ["x: .nan", "x: .inf", "x: -.inf", f"x: {2**64}"])
+def test_constant_number_kubernetes_cannot_carry_fails_validation(field: str) -> None:
+    from lynq_bridge.config.models import LynqForm
+    from lynq_bridge.core.forms import compile_form
+    from lynq_bridge.core.templating import TemplateEngine
+
+    text = FORM.replace('data: {motd: "{{ domain }}"}', f"spec: {{{field}}}")
+    form = LynqForm.model_validate(yaml.safe_load(text))
+    compiled, problems, _ = compile_form(form, engine=TemplateEngine())
+    assert compiled is None
+    assert len(problems) == 1 and 'resource "settings", spec.spec.x:' in problems[0]
 
 
 @pytest.mark.parametrize("key", ["0", "true", "example.com/1.5", "null", "2001-12-14", "a b", "-a"])
