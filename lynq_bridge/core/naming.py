@@ -62,8 +62,8 @@ def is_label_value(value: str) -> bool:
 
 def is_qualified_name(key: str) -> bool:
     """A label or annotation key: ``name`` or ``prefix/name`` (prefix a DNS subdomain)."""
-    prefix, _, name = key.rpartition("/")
-    if prefix and not is_dns_subdomain(prefix):
+    prefix, slash, name = key.rpartition("/")
+    if slash and not is_dns_subdomain(prefix):  # "/app" has an empty prefix: invalid
         return False
     return QUALIFIED_NAME.fullmatch(name) is not None
 

@@ -49,11 +49,6 @@ def unusable_field(manifest: dict[str, Any], variables: Mapping[str, str]) -> st
 
     The emitter refuses such a value on the hot path (``yamltext.UnusableValue``); this walk
     runs only then, to say where it is."""
-    return _describe(manifest, variables)
-
-
-def _describe(manifest: dict[str, Any], variables: Mapping[str, str]) -> str | None:
-    """The problem of the first unusable key or value, naming its field."""
     stack: list[tuple[str, Any]] = [("", manifest)]
     while stack:
         where, value = stack.pop()
@@ -70,8 +65,6 @@ def _describe(manifest: dict[str, Any], variables: Mapping[str, str]) -> str | N
             problem = string_problem(value)
             if problem:
                 return f"field {where} is unusable: {problem}{_culprit(value, variables)}"
-        elif number_problem(value):
-            return f"field {where}: {number_problem(value)}"
     return None
 
 

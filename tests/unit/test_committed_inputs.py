@@ -93,3 +93,28 @@ def test_another_revision_renders_everything() -> None:
         committed=trusted_inputs(existing, index),
     )
     assert not render.unchanged and set(render.nodes) == {"acme-web", "beta-web"}
+
+
+def test_index_digest_and_parsing_are_exact() -> None:
+    from lynq_bridge.core.inputs import files_digest, format_inputs, object_files, parse_inputs
+
+    digest = files_digest([("a-web/x.yaml", "1" * 40), ("a-web/lynqnode.yaml", "2" * 40)])
+    assert len(digest) == 24 and int(digest, 16) >= 0
+    assert digest == files_digest([("a-web/lynqnode.yaml", "2" * 40), ("a-web/x.yaml", "1" * 40)])
+    content = format_inputs({"b-web": ("k2", "d2"), "a-web": ("k1", "d1")})
+    assert content.splitlines()[1:] == [b"a-web k1 d1", b"b-web k2 d2"]
+    assert parse_inputs(content) == {"a-web": ("k1", "d1"), "b-web": ("k2", "d2")}
+    assert parse_inputs(None) == {} == parse_inputs(b"")
+    assert parse_inputs(b"# a-web k1 d1\nc-web k3\nd-web k4 d4\n") == {"d-web": ("k4", "d4")}
+    files = object_files(
+        {
+            "a-web": [
+                ("a-web/level-1/deployment_ns_x.yaml", "1"),
+                ("a-web/lynqnode.yaml", "2"),
+                ("a-web/kustomization.yaml", "3"),
+                ("a-web/notes.txt", "4"),
+                ("argocd/a-web.yaml", "5"),  # an engine file of the node: not an object file
+            ]
+        }
+    )
+    assert files == {"a-web": frozenset({"deployment_ns_x.yaml"})}

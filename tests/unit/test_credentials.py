@@ -217,3 +217,32 @@ def test_both_target_strips_credentials_and_warns_too() -> None:
 def test_argocd_repository_without_credentials_draws_no_credential_warning() -> None:
     warnings = target_for(bridge_spec("argocd")).warnings([])
     assert not [w for w in warnings if "credentials" in w]
+
+
+@pytest.mark.parametrize(
+    ("url", "stripped"),
+    [
+        # a token whose value holds "=" is still recognised by the name before the first "="
+        (f"https://h/x.git?access_token={SECRET}=x", "https://h/x.git"),
+        # every other parameter is kept, in order, joined by "&"
+        (f"https://h/x.git?a=1&token={SECRET};b=2", "https://h/x.git?a=1&b=2"),
+        # a "?" inside the query belongs to the query
+        (f"https://h/x.git?a=1?2&private_token={SECRET}", "https://h/x.git?a=1?2"),
+        (f"https://h/x.git?token={SECRET}#frag", "https://h/x.git#frag"),
+    ],
+)
+def test_stripping_token_parameters_keeps_everything_else_exactly(url: str, stripped: str) -> None:
+    assert strip_credentials(url) == stripped
+
+
+@pytest.mark.parametrize("url", ["git@github.com:acme/gitops.git", "../gitops.git", "/srv/x.git"])
+def test_scp_style_and_local_paths_carry_no_secret(url: str) -> None:
+    split = split_credentials(url)
+    assert split.url == url and not split.has_secret
+    assert strip_credentials(url) == url == mask_url(url)
+
+
+def test_credential_warning_says_where_the_token_belongs() -> None:
+    (warning,) = credential_warnings(f"https://{SECRET}@git.example.com/x.git")
+    assert SECRET not in warning
+    assert "secretsDir" in warning and "git.credentialsRef" in warning

@@ -362,3 +362,64 @@ def test_rendered_namespace_that_is_no_namespace_name_is_a_per_resource_error(
     node = render([("acme", "1", "hello", namespace, None)], form).nodes["acme-web"]
     assert "is not a valid namespace name" in node.failed["settings"]
     assert "settings" not in [c.entry.id for c in node.children]
+
+
+WIDGET_FORM = """
+apiVersion: operator.lynq.sh/v1
+kind: LynqForm
+metadata: {name: web, namespace: apps}
+spec:
+  hubId: tenants
+  manifests:
+    - id: widget
+      nameTemplate: "shared"
+      targetNamespace: "{{ plan | default('apps') }}"
+      spec:
+        apiVersion: "{{ domain }}"
+        kind: Widget
+        spec: {items: [fixed, "{{ plan }}"]}
+"""
+
+
+def test_same_kind_and_name_in_another_api_group_is_no_conflict() -> None:
+    rows = [
+        ("acme", "1", "a.example.com/v1", None, None),
+        ("beta", "1", "b.example.com/v1", None, None),
+    ]
+    out = render(rows, WIDGET_FORM)
+    assert not out.nodes["acme-web"].failed and not out.nodes["beta-web"].failed
+
+
+def test_same_kind_and_name_in_another_namespace_is_no_conflict() -> None:
+    rows = [
+        ("acme", "1", "a.example.com/v1", "ns-a", None),
+        ("beta", "1", "a.example.com/v1", "ns-b", None),
+    ]
+    out = render(rows, WIDGET_FORM)
+    assert not out.nodes["acme-web"].failed and not out.nodes["beta-web"].failed
+    rows = [
+        ("acme", "1", "a.example.com/v1", "ns-a", None),
+        ("beta", "1", "a.example.com/v2", "ns-a", None),
+    ]
+    out = render(rows, WIDGET_FORM)  # another version of the same group: the same object
+    assert "conflict: object Widget ns-a/shared" in out.nodes["beta-web"].failed["widget"]
+
+
+def test_unusable_list_item_is_named_by_its_index_and_column() -> None:
+    rows = [("acme", "1", "a.example.com/v1", "ns\x7fa", None)]
+    form = WIDGET_FORM.replace("targetNamespace: \"{{ plan | default('apps') }}\"", "")
+    message = render(rows, form).nodes["acme-web"].failed["widget"]
+    assert "field spec.items[1] is unusable" in message
+    assert 'column variable "plan"' in message
+
+
+def test_unusable_constant_key_is_named_as_a_key() -> None:
+    form = FORM.replace('data: {motd: "{{ domain }}"}', 'data: {"mo\\x7ftd": "{{ domain }}"}')
+    message = render([("acme", "1", "hello", "Widget", None)], form).nodes["acme-web"].failed
+    assert 'the key of field "data.mo\\u007ftd" is unusable' in message["settings"]
+
+
+def test_leading_tab_of_a_multi_line_value_names_the_column_it_came_from() -> None:
+    message = render([("acme", "1", "\tfirst\nsecond", "Widget", None)]).nodes["acme-web"]
+    assert "starts with a tab" in message.failed["settings"]
+    assert message.failed["settings"].endswith('(from column variable "domain")')

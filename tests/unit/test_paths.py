@@ -171,3 +171,31 @@ def test_one_line_escapes_controls_but_keeps_quotes() -> None:
 def test_one_line_truncates_long_messages() -> None:
     assert one_line("y" * 30, limit=10) == "yyyyyyyyyy…(+20 characters)"
     assert one_line("y" * 10, limit=10) == "y" * 10
+
+
+def test_is_below_a_root_ending_in_a_capital_x() -> None:
+    assert is_below("X/a", "X") and not is_below("XY/a", "X")
+
+
+@pytest.mark.parametrize(
+    ("path", "quoted"),
+    [
+        ("lynq/a b.yaml", b'"lynq/a b.yaml"'),
+        ('lynq/say "hi".yaml', b'"lynq/say \\"hi\\".yaml"'),
+        ("lynq/back\\slash", b'"lynq/back\\\\slash"'),
+        ("lynq/new\nline", b'"lynq/new\\012line"'),
+        ("lynq/tab\tnul\0", b'"lynq/tab\\011nul\\000"'),
+        ("lynq/caf\u00e9", b'"lynq/caf\xc3\xa9"'),
+        ("lynq/raw\udcff", b'"lynq/raw\xff"'),  # a non-UTF-8 name git listed (surrogateescape)
+    ],
+)
+def test_existing_paths_are_quoted_exactly_so_any_name_can_be_deleted(
+    path: str, quoted: bytes
+) -> None:
+    assert fast_import_path(path, existing=True) == quoted
+
+
+@pytest.mark.parametrize("path", ["", "lynq//x", "/lynq/x", "lynq/x/"])
+def test_existing_path_with_an_empty_component_is_refused(path: str) -> None:
+    with pytest.raises(UnsafePath, match="has an empty component"):
+        fast_import_path(path, existing=True)

@@ -1,0 +1,53 @@
+"""Names: label values, qualified keys and node names at their exact limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from lynq_bridge.core.naming import is_label_value, is_qualified_name, uid_problem
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("", True),  # an empty label value is allowed
+        ("a" * 63, True),
+        ("a" * 64, False),
+        ("a-b_c.d", True),
+        ("-a", False),
+        ("a-", False),
+        ("a b", False),
+        ("a/b", False),
+    ],
+)
+def test_label_value_rule_and_its_63_character_limit(value: str, valid: bool) -> None:
+    assert is_label_value(value) is valid
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [
+        ("app", True),
+        ("example.com/app", True),
+        ("lynq.sh/node", True),
+        ("Example.com/app", False),  # the prefix is a DNS subdomain: lowercase
+        ("exa_mple.com/app", False),
+        ("/app", False),  # a "/" needs a prefix: the API server refuses an empty one
+        ("a/b/c", False),
+        ("example.com/", False),
+        ("a" * 63, True),
+        ("a" * 64, False),
+    ],
+)
+def test_qualified_name_checks_prefix_and_name(key: str, valid: bool) -> None:
+    assert is_qualified_name(key) is valid
+
+
+def test_node_name_of_exactly_63_characters_is_allowed() -> None:
+    assert uid_problem("a" * 59, "web") is None  # "aaa…a-web": 63 characters
+    problem = uid_problem("a" * 60, "web")
+    assert problem is not None and "longer than 63 characters" in problem
+
+
+def test_empty_uid_is_refused_with_exactly_that_reason() -> None:
+    assert uid_problem("", "web") == "the uid is empty"
