@@ -1,0 +1,141 @@
+"""Commit messages: the exact text people read and the trailers the bridge and auditors parse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import pytest
+
+from lynq_bridge.core import messages
+from lynq_bridge.core.messages import Stamp, commit_message, is_settled, parse_trailers
+from lynq_bridge.core.planning import HubPlan
+from lynq_bridge.core.rendering import NodeRender
+from lynq_bridge.core.rows import to_text
+
+STAMP = Stamp("default/tenants", "rev1", "snap1")
+
+
+def node(uid: str) -> NodeRender:
+    return NodeRender(name=f"{uid}-web", uid=uid, form="web")
+
+
+def test_full_message_is_exactly_this() -> None:
+    acme, beta = node("acme"), node("beta")
+    plan = HubPlan(
+        writes={"x": b""},
+        added=[acme],
+        updated={"beta-web": ["app", "svc"], "acme-web": []},
+        removed=["gamma-web", "delta-web"],
+        held=["omega-web"],
+        nodes={"acme-web": acme, "beta-web": beta},
+    )
+    message = commit_message(plan, STAMP, ['failed to render resource "x": bad\nline'])
+    assert message == (
+        "lynq: default/tenants: add 1, update 2, remove 2 node(s)\n"
+        "\n"
+        "Added:\n"
+        '  - acme-web (uid "acme", form web)\n'
+        "\n"
+        "Updated:\n"
+        '  - acme-web (uid "acme", form web): node metadata\n'
+        '  - beta-web (uid "beta", form web): app, svc\n'
+        "\n"
+        "Removed:\n"
+        "  - gamma-web\n"
+        "  - delta-web\n"
+        "\n"
+        "Held by the deletion guard (rerun with --allow-mass-delete to remove):\n"
+        "  - omega-web\n"
+        "\n"
+        "Render errors (previous files kept):\n"
+        '  - failed to render resource "x": bad\\nline\n'
+        "\n"
+        "Lynq-Hub: default/tenants\n"
+        "Lynq-Nodes-Added: acme-web\n"
+        "Lynq-Nodes-Updated: acme-web, beta-web\n"
+        "Lynq-Nodes-Removed: gamma-web, delta-web\n"
+        "Lynq-Nodes-Held: omega-web\n"
+        "Lynq-Form-Revision: rev1\n"
+        "Lynq-Snapshot: snap1\n"
+        "Lynq-Render-Errors: 1\n"
+    )
+    trailers = parse_trailers(message)
+    assert trailers["Lynq-Nodes-Removed"] == "gamma-web, delta-web"
+    assert trailers["Lynq-Render-Errors"] == "1"
+
+
+def test_message_of_hub_files_only_says_so_and_lists_empty_trailers() -> None:
+    message = commit_message(HubPlan(writes={"kustomization.yaml": b""}), STAMP, [])
+    assert message.splitlines()[0] == "lynq: default/tenants: refresh hub files, no node changed"
+    assert message.endswith(
+        "\n\nLynq-Hub: default/tenants\nLynq-Nodes-Added:\nLynq-Nodes-Updated:\n"
+        "Lynq-Nodes-Removed:\nLynq-Nodes-Held:\nLynq-Form-Revision: rev1\n"
+        "Lynq-Snapshot: snap1\nLynq-Render-Errors: 0\n"
+    )
+    assert is_settled(message, STAMP)
+
+
+def test_long_sections_are_cut_with_a_count_but_trailers_stay_complete(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(messages, "BODY_LIMIT", 2)
+    removed = [f"n{i}-web" for i in range(5)]
+    message = commit_message(HubPlan(removed=removed), STAMP, [])
+    assert "Removed:\n  - n0-web\n  - n1-web\n  … and 3 more (see the trailers)\n\n" in message
+    assert parse_trailers(message)["Lynq-Nodes-Removed"] == ", ".join(removed)
+    exactly = commit_message(HubPlan(removed=removed[:2]), STAMP, [])
+    assert "more (see the trailers)" not in exactly
+
+
+@pytest.mark.parametrize(
+    ("change", "settled"),
+    [
+        ({}, True),
+        ({"Lynq-Hub": "default/other"}, False),
+        ({"Lynq-Form-Revision": "rev2"}, False),
+        ({"Lynq-Snapshot": "snap2"}, False),
+        ({"Lynq-Render-Errors": "1"}, False),
+        ({"Lynq-Nodes-Held": "a-web"}, False),
+    ],
+)
+def test_settled_only_for_our_own_clean_commit_of_the_same_stamp(
+    change: dict[str, str], settled: bool
+) -> None:
+    trailers = {
+        "Lynq-Hub": "default/tenants",
+        "Lynq-Nodes-Held": "",
+        "Lynq-Form-Revision": "rev1",
+        "Lynq-Snapshot": "snap1",
+        "Lynq-Render-Errors": "0",
+        **change,
+    }
+    message = "subject\n\nbody: with a colon\n\n" + "".join(
+        f"{k}: {v}\n" for k, v in trailers.items()
+    )
+    assert is_settled(message, STAMP) is settled
+
+
+def test_trailers_are_read_from_the_last_paragraph_only() -> None:
+    message = "s\n\nLynq-Hub: forged/in-body\n\nOther: x\nLynq-Hub: a/b:c\n"
+    assert parse_trailers(message) == {"Lynq-Hub": "a/b:c"}
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, ""),
+        ("x", "x"),
+        (True, "true"),
+        (False, "false"),
+        (7, "7"),
+        (0.1, "0.1"),
+        (decimal.Decimal("1.50"), "1.50"),
+        (decimal.Decimal("1E+3"), "1000"),
+        (dt.date(2030, 1, 2), "2030-01-02"),
+        (b"abc", "abc"),
+        (b"\xff\x00", "/wA="),
+    ],
+)
+def test_driver_values_become_stable_text(value: object, text: str) -> None:
+    assert to_text(value) == text
