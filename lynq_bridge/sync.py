@@ -217,7 +217,6 @@ class Syncer:
                 committed=self._committed_inputs(existing),
                 clock=time.monotonic,
             )
-            result.errors = render_errors(render)
             result.nodes = render.node_count
             plan = plan_with_history(
                 hub,
@@ -228,6 +227,7 @@ class Syncer:
                 guard=self.guard,
                 target=compiled.target,
             )
+            result.errors = render_errors(render)  # after planning: it may add conflicts
             _count(result, plan)
             if not plan.changed:
                 result.unchanged = True

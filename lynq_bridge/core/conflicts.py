@@ -11,7 +11,7 @@ node, so they are rendered and the outcome never depends on what was cached.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from lynq_bridge.config.models import InventoryEntry
@@ -40,15 +40,23 @@ def _object_key(entry: InventoryEntry) -> tuple[str, str, str, str]:
     return (group, entry.kind, entry.namespace or "", entry.name)
 
 
-def settle_conflicts(out: HubRender, hub: str, objects: Mapping[str, frozenset[str]]) -> None:
+def settle_conflicts(
+    out: HubRender,
+    hub: str,
+    objects: Mapping[str, frozenset[str]],
+    *,
+    held: Iterable[str] = (),
+) -> None:
     """First uid wins: walk the rendered nodes by (uid, form); a child whose object an earlier
-    node renders, or that a node kept as it is (name collision) has committed, becomes a failed
-    resource of its node, and its dependents are skipped per ``skipOnDependencyFailure``.
+    node renders, or that a node kept as it is has committed (a name collision, or ``held``:
+    removals the deletion guard holds), becomes a failed resource of its node, and its
+    dependents are skipped per ``skipOnDependencyFailure``.
 
     The outcome depends only on what the nodes render, not on which were cached: every
     unrendered node that may share an object was rendered first (``possible_conflicts``).
     Nodes are copied before they change, so the render cache keeps the plain render."""
-    reserved = {file: n for n in sorted(out.blocked_nodes) for file in objects.get(n, ())}
+    keepers = sorted({*out.blocked_nodes, *held})
+    reserved = {file: n for n in keepers for file in objects.get(n, ())}
     owner: dict[tuple[str, str, str, str], str] = {}
     for node in sorted(out.nodes.values(), key=lambda n: (n.uid, n.form)):
         lost: dict[str, str] = {}

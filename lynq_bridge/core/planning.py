@@ -24,7 +24,14 @@ import yaml
 
 from lynq_bridge.config.models import InventoryEntry, LynqHub
 from lynq_bridge.core import naming
-from lynq_bridge.core.inputs import INPUTS_FILE, files_digest, format_inputs, node_blobs
+from lynq_bridge.core.conflicts import settle_conflicts
+from lynq_bridge.core.inputs import (
+    INPUTS_FILE,
+    files_digest,
+    format_inputs,
+    node_blobs,
+    object_files,
+)
 from lynq_bridge.core.layout import (
     FlatTarget,
     NodeLayout,
@@ -236,6 +243,10 @@ def plan_hub(
     if guard.holds(len(gone), len(by_node)):
         plan.held = gone
         keep_whole.update(gone)
+        # A held node's objects stay committed: a new node rendering one of them would put two
+        # files of one object into the hub, and its kustomization would stop building.
+        held_files = object_files({n: [(p, "") for p in by_node[n]] for n in gone})
+        settle_conflicts(render, hub.metadata.name, held_files, held=gone)
     else:
         plan.removed = gone
     desired: dict[str, bytes] = {}

@@ -423,3 +423,25 @@ def test_leading_tab_of_a_multi_line_value_names_the_column_it_came_from() -> No
     message = render([("acme", "1", "\tfirst\nsecond", "Widget", None)]).nodes["acme-web"]
     assert "starts with a tab" in message.failed["settings"]
     assert message.failed["settings"].endswith('(from column variable "domain")')
+
+
+def test_new_node_cannot_take_an_object_of_a_node_the_deletion_guard_holds() -> None:
+    form = SHARED_FORM.replace(
+        'nameTemplate: "shared"', "nameTemplate: \"{{ domain | default('x') }}\""
+    )
+    rows = [(uid, "1", f"{uid}-obj", None, None) for uid in ("acme", "beta", "gamma", "delta")]
+    first = plan(render(rows, form))
+    existing = {path: blob_id(content) for path, content in first.writes.items()}
+    # Every old row is gone (a truncated table?) and a new row renders acme's object.
+    second = render([("zeta", "1", "acme-obj", None, None)], form)
+    result = plan(second, existing, guard=DeletionGuard(25))
+    assert result.held == ["acme-web", "beta-web", "delta-web", "gamma-web"]
+    zeta = result.nodes["zeta-web"]
+    assert zeta.failed["shared"].endswith(
+        "conflict: object ConfigMap apps/acme-obj is already rendered by node acme-web"
+    )
+    assert not [p for p in result.writes if p.endswith("configmap_apps_acme-obj.yaml")]
+    assert "zeta-web/configmap_apps_zeta-own.yaml" not in result.writes  # its dependent: skipped
+    # Without the guard the removal goes through and the new node takes the object over.
+    released = plan(render([("zeta", "1", "acme-obj", None, None)], form), existing)
+    assert "zeta-web/configmap_apps_acme-obj.yaml" in released.writes
