@@ -445,3 +445,92 @@ def test_new_node_cannot_take_an_object_of_a_node_the_deletion_guard_holds() -> 
     # Without the guard the removal goes through and the new node takes the object over.
     released = plan(render([("zeta", "1", "acme-obj", None, None)], form), existing)
     assert "zeta-web/configmap_apps_acme-obj.yaml" in released.writes
+
+
+def test_tab_from_a_column_named_when_the_line_break_comes_from_the_template() -> None:
+    form = FORM.replace('data: {motd: "{{ domain }}"}', 'data: {motd: "{{ domain }}\\nmore"}')
+    failed = render([("acme", "1", "\tindented", "Widget", None)], form).nodes["acme-web"].failed
+    assert failed["settings"].endswith('(from column variable "domain")')
+    clean = render([("acme", "1", "x", "Widget", None)], form).nodes["acme-web"]
+    assert "settings" not in clean.failed
+
+
+ORDERED_FORM = """
+apiVersion: operator.lynq.sh/v1
+kind: LynqForm
+metadata: {name: web, namespace: apps}
+spec:
+  hubId: tenants
+  configMaps:
+    - id: own
+      nameTemplate: "{{ uid }}-own"
+      spec: {apiVersion: v1, kind: ConfigMap}
+    - id: shared
+      nameTemplate: "shared"
+      spec: {apiVersion: v1, kind: ConfigMap}
+    - id: after
+      dependIds: [shared]
+      nameTemplate: "{{ uid }}-after"
+      spec: {apiVersion: v1, kind: ConfigMap}
+    - id: later
+      dependIds: [after]
+      nameTemplate: "{{ uid }}-later"
+      spec: {apiVersion: v1, kind: ConfigMap}
+    - id: free
+      skipOnDependencyFailure: false
+      dependIds: [shared]
+      nameTemplate: "{{ uid }}-free"
+      spec: {apiVersion: v1, kind: ConfigMap}
+  namespaces:
+    - id: space
+      nameTemplate: "shared-space"
+      spec: {apiVersion: v1, kind: Namespace}
+"""
+
+
+def test_conflict_after_an_unshared_child_fails_it_and_skips_its_dependents_transitively() -> None:
+    out = render([("acme", "1", None, None, None), ("beta", "1", None, None, None)], ORDERED_FORM)
+    beta = out.nodes["beta-web"]
+    assert beta.failed["shared"] == (
+        'failed to render resource "shared" of node beta-web (hub tenants, uid beta): '
+        "conflict: object ConfigMap apps/shared is already rendered by node acme-web"
+    )
+    assert beta.failed["space"].endswith(
+        "object Namespace shared-space is already rendered by node acme-web"
+    )
+    assert beta.skipped["after"] == (
+        'skipped resource "after" of node beta-web (hub tenants, uid beta): '
+        'dependency "shared" failed'
+    )
+    assert 'dependency "after" failed' in beta.skipped["later"]
+    assert sorted(c.entry.id for c in beta.children) == ["free", "own"]
+    assert sorted(c.entry.id for c in out.nodes["acme-web"].children) == [
+        "after", "free", "later", "own", "shared", "space",
+    ]  # fmt: skip
+
+
+def test_conflict_leaves_the_cached_render_untouched() -> None:
+    cache: dict[Any, NodeRender] = {}
+    rows = [("acme", "1", None, None, None), ("beta", "1", None, None, None)]
+    render(rows, ORDERED_FORM, cache=cache)
+    (cached,) = [n for n in cache.values() if n.uid == "beta"]
+    assert not cached.failed and not cached.skipped and len(cached.children) == 6
+
+
+def test_node_blocked_by_a_name_collision_keeps_its_committed_objects() -> None:
+    two_forms = [
+        fixture.compiled_form(SHARED_FORM.replace("name: web,", "name: b-web,")),
+        fixture.compiled_form(SHARED_FORM.replace("name: web,", "name: web,")),
+    ]
+    # uid "a" with form "b-web" and uid "a-b" with form "web" both make node "a-b-web".
+    rows = fixture.rows(
+        [("a", "1", None, None, None), ("a-b", "1", None, None, None), ("c", "1", None, None, None)]
+    )
+    committed = {
+        "a-b-web/configmap_apps_shared.yaml": blob_id(b"x"),
+        "a-b-web/lynqnode.yaml": blob_id(b"y"),
+    }
+    inputs = CommittedInputs({}, objects=object_files(node_blobs(committed)))
+    out = render_hub(fixture.HUB, two_forms, rows, TARGET, committed=inputs)
+    assert "a-b-web" in out.blocked_nodes
+    assert out.nodes["c-web"].failed["shared"].endswith("already rendered by node a-b-web")

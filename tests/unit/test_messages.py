@@ -139,3 +139,21 @@ def test_trailers_are_read_from_the_last_paragraph_only() -> None:
 )
 def test_driver_values_become_stable_text(value: object, text: str) -> None:
     assert to_text(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (
+            dt.datetime(2030, 1, 2, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=9))),
+            "2030-01-02T03:00:00Z",
+        ),
+        (dt.datetime(2030, 1, 2, 3, 4, 5), "2030-01-02T03:04:05Z"),  # no zone: taken as UTC
+        (dt.time(12, 30, tzinfo=dt.timezone(dt.timedelta(hours=9))), "03:30:00Z"),
+        (dt.time(12, 30, tzinfo=dt.timezone(dt.timedelta(hours=-3))), "15:30:00Z"),
+        (dt.time(12, 30), "12:30:00"),
+        (decimal.Decimal("NaN"), "NaN"),
+    ],
+)
+def test_points_in_time_become_utc_text(value: object, text: str) -> None:
+    assert to_text(value) == text

@@ -51,3 +51,16 @@ def test_node_name_of_exactly_63_characters_is_allowed() -> None:
 
 def test_empty_uid_is_refused_with_exactly_that_reason() -> None:
     assert uid_problem("", "web") == "the uid is empty"
+
+
+def test_subdomain_limit_is_exactly_253_characters() -> None:
+    from lynq_bridge.core.naming import is_dns_subdomain
+
+    assert is_dns_subdomain("a" * 253)
+    assert not is_dns_subdomain("a" * 254)
+
+
+def test_invalid_node_name_of_63_characters_is_called_invalid_not_long() -> None:
+    problem = uid_problem("A" * 59, "web")
+    assert problem is not None and "is not a DNS-1123 label" in problem
+    assert "starting and ending with a letter or digit" in problem
