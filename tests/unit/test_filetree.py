@@ -51,3 +51,11 @@ def test_writes_and_deletes_inside_the_directory_apply_and_prune_empty_parents(
     tree.apply({}, ["ns/hub/a/x.yaml"])
     assert not (tmp_path / "ns/hub/a").exists()
     assert tree.read_files(["ns/hub/b.yaml", "ns/hub/missing.yaml"]) == {"ns/hub/b.yaml": b"b"}
+
+
+def test_deleting_a_file_that_is_already_gone_is_fine(tmp_path: Path) -> None:
+    tree = DirectoryTree(tmp_path)
+    tree.apply({"ns/hub/a.yaml": b"a"}, [])
+    tree.apply({}, ["ns/hub/missing.yaml", "ns/hub/a.yaml"])
+    assert not (tmp_path / "ns").exists()  # emptied directories are pruned up to the root
+    assert tmp_path.is_dir()
