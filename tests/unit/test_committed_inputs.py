@@ -118,3 +118,9 @@ def test_index_digest_and_parsing_are_exact() -> None:
         }
     )
     assert files == {"a-web": frozenset({"deployment_ns_x.yaml"})}
+
+
+def test_a_comment_line_of_three_words_is_not_an_entry() -> None:
+    from lynq_bridge.core.inputs import parse_inputs
+
+    assert parse_inputs(b"# x y\na-web k d\n") == {"a-web": ("k", "d")}

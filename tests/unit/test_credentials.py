@@ -246,3 +246,13 @@ def test_credential_warning_says_where_the_token_belongs() -> None:
     (warning,) = credential_warnings(f"https://{SECRET}@git.example.com/x.git")
     assert SECRET not in warning
     assert "secretsDir" in warning and "git.credentialsRef" in warning
+
+
+def test_a_token_given_as_the_https_user_name_is_a_secret_but_an_ssh_account_is_not() -> None:
+    assert split_credentials(f"https://{SECRET}@git.example.com/x.git").has_secret
+    assert not split_credentials("ssh://git@git.example.com/x.git").has_secret
+
+
+def test_a_token_parameter_before_a_second_question_mark_is_stripped() -> None:
+    stripped = strip_credentials(f"https://h/x.git?token={SECRET}?x=1")
+    assert SECRET not in stripped and stripped == "https://h/x.git"

@@ -534,3 +534,14 @@ def test_node_blocked_by_a_name_collision_keeps_its_committed_objects() -> None:
     out = render_hub(fixture.HUB, two_forms, rows, TARGET, committed=inputs)
     assert "a-b-web" in out.blocked_nodes
     assert out.nodes["c-web"].failed["shared"].endswith("already rendered by node a-b-web")
+
+
+def test_unusable_constant_value_names_no_column() -> None:
+    form = FORM.replace(
+        'data: {motd: "{{ domain }}"}', 'data: {motd: "{{ domain }}", fixed: "a\\x7fb"}'
+    )
+    message = render([("acme", "1", "hello", "Widget", None)], form).nodes["acme-web"].failed
+    assert message["settings"].endswith(
+        "field data.fixed is unusable: it contains the control character U+007F, which kustomize "
+        "cannot carry"
+    )

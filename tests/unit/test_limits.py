@@ -89,3 +89,16 @@ def test_loops_look_at_the_clock_every_1024_iterations() -> None:
             consumed.extend(checked_iteration(itertools.count()))
         assert len(consumed) == 1023
     assert list(checked_iteration(range(5000)))[-1] == 4999  # no deadline: no limit
+
+
+def test_object_size_limit_is_exactly_1_5_mib() -> None:
+    from lynq_bridge.core.limits import MAX_OBJECT_BYTES, object_size_problem
+
+    assert object_size_problem(MAX_OBJECT_BYTES) is None
+    assert object_size_problem(MAX_OBJECT_BYTES + 1) == (
+        "the rendered object is 1.5 MiB, larger than the 1.5 MiB the Kubernetes API accepts"
+    )
+    assert object_size_problem(3 << 20, at_least=True) == (
+        "the rendered object is at least 3.0 MiB, larger than the 1.5 MiB the Kubernetes API "
+        "accepts"
+    )

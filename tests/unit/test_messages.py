@@ -157,3 +157,38 @@ def test_driver_values_become_stable_text(value: object, text: str) -> None:
 )
 def test_points_in_time_become_utc_text(value: object, text: str) -> None:
     assert to_text(value) == text
+
+
+def test_aware_times_become_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        moment = dt.datetime(2030, 1, 2, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+        assert to_text(moment) == "2030-01-02T17:00:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_other_driver_values_use_their_text() -> None:
+    import uuid
+
+    value = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert to_text(value) == "12345678-1234-5678-1234-567812345678"
+
+
+def test_rows_carry_uid_activate_and_the_mapped_variables() -> None:
+    from lynq_bridge.core.rows import rows_from_records
+
+    (row,) = rows_from_records([("acme", "yes", "pro")], columns=["plan"])
+    assert row.variables == {"uid": "acme", "activate": "yes", "plan": "pro"}
+
+
+def test_trailers_list_several_nodes_comma_separated() -> None:
+    a, b = node("a"), node("b")
+    plan = HubPlan(added=[a, b], held=["x-web", "y-web"], nodes={"a-web": a, "b-web": b})
+    trailers = parse_trailers(commit_message(plan, STAMP, []))
+    assert trailers["Lynq-Nodes-Added"] == "a-web, b-web"
+    assert trailers["Lynq-Nodes-Held"] == "x-web, y-web"
