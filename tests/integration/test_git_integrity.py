@@ -345,6 +345,20 @@ def test_stale_git_lock_after_a_kill_is_removed(
     assert bridge.load(f"{HUB}/t1-web/deployment_default_t1-app.yaml")["spec"]["replicas"] == 5
 
 
+def test_the_check_before_the_push_leaves_no_file_behind(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert bridge.sync() == 0 and bridge.head() is not None
+    assert sorted(p.name for p in (bridge.root / "work").iterdir()) == [
+        "lynq-bridge.lock",
+        "mirror.git",
+    ]
+    assert not list(elsewhere.iterdir())
+
+
 def test_lock_of_a_running_bridge_is_respected(bridge: Bridge) -> None:
     first = opened(settings_of(bridge), bridge.root / "work")
     try:
