@@ -159,6 +159,20 @@ def test_files_outside_managed_path_are_never_touched(bridge: Bridge, tmp_path: 
     assert bridge.show("README.md") == "hand written\n"
 
 
+def land_before_the_next_push(bridge: Bridge, other: Path, flag: Path) -> Path:
+    """A pre-receive hook on the remote that, on the first push only, pushes the commit of the
+    clone ``other`` first: someone else's push lands between our fetch and our push."""
+    hook = bridge.remote / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"if [ ! -e {flag} ]; then touch {flag}; "
+        f"cd {other} && env -u GIT_DIR -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY "
+        "-u GIT_ALTERNATE_OBJECT_DIRECTORIES git push --quiet origin HEAD:main; fi\n"
+    )
+    hook.chmod(0o755)
+    return hook
+
+
 def test_rejected_push_rebases_onto_concurrent_commit(
     bridge: Bridge, sqlite_db: SqliteDatabase, tmp_path: Path
 ) -> None:
@@ -169,15 +183,7 @@ def test_rejected_push_rebases_onto_concurrent_commit(
     git("clone", "--quiet", str(bridge.remote), str(other))
     (other / "NOTES.md").write_text("concurrent\n")
     commit_by_hand(other, "other", push=False)
-    hook = bridge.remote / "hooks" / "pre-receive"
-    flag = tmp_path / "raced"
-    hook.write_text(
-        "#!/bin/sh\n"
-        f"if [ ! -e {flag} ]; then touch {flag}; "
-        f"cd {other} && env -u GIT_DIR -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY "
-        "-u GIT_ALTERNATE_OBJECT_DIRECTORIES git push --quiet origin HEAD:main; fi\n"
-    )
-    hook.chmod(0o755)
+    land_before_the_next_push(bridge, other, tmp_path / "raced")
     sqlite_db.execute("UPDATE tenants SET plan = 'enterprise' WHERE tenant_id = 'acme'")
     assert bridge.sync() == 0
     log = git("--git-dir", str(bridge.remote), "log", "--format=%s", "refs/heads/main").splitlines()
@@ -201,15 +207,7 @@ def test_hand_edit_racing_our_push_is_restored_in_the_same_sync(
     git("clone", "--quiet", str(bridge.remote), str(other))
     (other / service).write_text(original.replace("port: 80", "port: 8080"))
     commit_by_hand(other, "hand edit", push=False)
-    hook = bridge.remote / "hooks" / "pre-receive"
-    flag = tmp_path / "raced"
-    hook.write_text(
-        "#!/bin/sh\n"
-        f"if [ ! -e {flag} ]; then touch {flag}; "
-        f"cd {other} && env -u GIT_DIR -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY "
-        "-u GIT_ALTERNATE_OBJECT_DIRECTORIES git push --quiet origin HEAD:main; fi\n"
-    )
-    hook.chmod(0o755)
+    hook = land_before_the_next_push(bridge, other, tmp_path / "raced")
     sqlite_db.execute("UPDATE tenants SET plan = 'enterprise' WHERE tenant_id = 'beta'")
     assert bridge.sync() == 0
     log = git("--git-dir", str(bridge.remote), "log", "--format=%s", "refs/heads/main").splitlines()
