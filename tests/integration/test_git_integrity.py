@@ -142,20 +142,7 @@ def test_commit_whose_objects_fail_fsck_is_never_pushed(bridge: Bridge) -> None:
         evil = _write_tree(repo, [(b"100644", b".GIT", blob)])
         lynq = _replace_entry(repo, f"{head}:lynq", b"evil", evil, b"40000")
         top = _replace_entry(repo, f"{head}^{{tree}}", b"lynq", lynq, b"40000")
-        sha = git(
-            "--git-dir",
-            repo,
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit-tree",
-            top,
-            "-p",
-            head,
-            "-m",
-            "evil",
-        ).strip()
+        sha = _commit_tree(repo, top, "-p", head, "-m", "evil")
         with pytest.raises(UnsafeCommit, match=r"its objects fail git fsck .*hasDotgit"):
             store.push(sha)
     finally:
@@ -173,20 +160,7 @@ def test_commit_with_a_symlink_below_git_path_is_never_pushed(bridge: Bridge) ->
         target = _blob(repo, b"/etc/passwd")
         lynq = _replace_entry(repo, f"{head}:lynq", b"link", target, b"120000")
         top = _replace_entry(repo, f"{head}^{{tree}}", b"lynq", lynq, b"40000")
-        sha = git(
-            "--git-dir",
-            repo,
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit-tree",
-            top,
-            "-p",
-            str(head),
-            "-m",
-            "link",
-        ).strip()
+        sha = _commit_tree(repo, top, "-p", str(head), "-m", "link")
         with pytest.raises(UnsafeCommit, match='gives "lynq/link" mode 120000'):
             store.push(sha)
     finally:
@@ -203,22 +177,9 @@ def test_merge_commit_is_never_pushed(bridge: Bridge) -> None:
         store.fetch_head()
         side = store.commit(head, writes={f"{HUB}/x.yaml": b"x\n"}, deletes=[], message="m\n")
         repo = str(mirror(bridge))
-        merge = git(
-            "--git-dir",
-            repo,
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit-tree",
-            f"{side}^{{tree}}",
-            "-p",
-            head,
-            "-p",
-            side,
-        )
+        merge = _commit_tree(repo, f"{side}^{{tree}}", "-p", head, "-p", side, "-m", "merge")
         with pytest.raises(UnsafeCommit, match="it has 2 parents"):
-            store.push(merge.strip())
+            store.push(merge)
     finally:
         store.close()
     assert bridge.head() == head
@@ -569,6 +530,13 @@ def test_mirror_of_an_older_version_in_the_work_dir_itself_is_dropped(bridge: Br
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _commit_tree(repo: str, tree: str, *options: str) -> str:
+    """``git commit-tree TREE OPTIONS…`` in ``repo`` (``-p PARENT``, ``-m MESSAGE``): a commit
+    the bridge would never make, to show that ``push`` refuses it."""
+    identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    return git("--git-dir", repo, *identity, "commit-tree", tree, *options).strip()
 
 
 def _blob(repo: str, data: bytes) -> str:
