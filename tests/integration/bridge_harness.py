@@ -7,8 +7,11 @@ mocked. The form is the SPEC's tenants stack, small enough to read in a failing 
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +84,22 @@ class SqliteDatabase:
                     rows = params if isinstance(params, list) else [params]
                     connection.executemany(sql, rows)
         connection.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, str]:
+    """Status and body of a GET (error statuses too, instead of an exception)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def git(*args: str, cwd: Path | None = None) -> str:

@@ -15,39 +15,22 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from bridge_harness import Bridge, SqliteDatabase
+from bridge_harness import Bridge, SqliteDatabase, free_port, get
 from git_http_server import GitHTTPServer
 
 from lynq_bridge.adapters.gitstore import GitStore
 from lynq_bridge.adapters.secrets import SecretsDirectory
 from lynq_bridge.config.models import GitSettings
 from lynq_bridge.errors import GitUnavailable
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def wait_for(predicate: Callable[[], bool], seconds: float = 30) -> None:
