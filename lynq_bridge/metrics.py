@@ -43,6 +43,13 @@ class Metrics:
             ["hub"],
             registry=r,
         )
+        self.notifications = Counter(
+            "lynq_bridge_notifications_total",
+            "Objects annotated after a push to ask an engine to fetch, by outcome (ok, missing: "
+            "a node's Application not created yet, failed, skipped after a failure).",
+            ["hub", "engine", "outcome"],
+            registry=r,
+        )
 
         self.report_nodes = Gauge(
             "lynq_bridge_report_nodes", "LynqNodes seen by the last status pass.", registry=r
@@ -80,3 +87,7 @@ class Metrics:
             self.commits.labels(hub).inc()
         if result.held:
             self.guard_trips.labels(hub).inc()
+        for notification in result.notifications:
+            self.notifications.labels(
+                hub, notification.recipient.engine, notification.outcome
+            ).inc()

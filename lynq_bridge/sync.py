@@ -39,6 +39,7 @@ from lynq_bridge.core.planning import (
 from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub
 from lynq_bridge.core.rows import rows_from_records, snapshot_of
 from lynq_bridge.errors import ConfigError, GitConflict, TemporaryError, UnsafeCommit
+from lynq_bridge.notify import Notification, Notifier, changed_nodes
 from renderers import target_for
 
 log = logging.getLogger("lynq_bridge.sync")
@@ -61,6 +62,8 @@ class HubResult:
     errors: list[str] = field(default_factory=list)
     failure: str | None = None  # the hub could not be synced at all
     seconds: float = 0.0
+    changed_nodes: list[str] = field(default_factory=list)  # kept nodes whose files changed
+    notifications: list[Notification] = field(default_factory=list)  # after a push
 
 
 def hub_key(hub: LynqHub) -> str:
@@ -148,6 +151,7 @@ class Syncer:
             namespace=config.bridge.metadata.namespace,
         )
         self.git.open()
+        self.notifier = Notifier(spec)
         # Per hub: (form revision, render cache) so the daemon re-renders only changed rows.
         self._caches: dict[str, tuple[str, dict[Any, NodeRender]]] = {}
         self.progress: Callable[[int, int], None] | None = None
@@ -169,6 +173,7 @@ class Syncer:
     def close(self) -> None:
         self.git.close()
         self.datasources.dispose()
+        self.notifier.close()
 
     def sync_all(self) -> list[HubResult]:
         return [self.sync_hub(hub) for hub in self.compiled.config.hubs]
@@ -183,6 +188,10 @@ class Syncer:
             result.failure = str(exc)
         result.seconds = time.monotonic() - started
         _log_result(result)
+        if result.commit:
+            result.notifications = self.notifier.notify(
+                hub, result.changed_nodes, commit=result.commit
+            )
         return result
 
     def _sync(self, hub: LynqHub, result: HubResult) -> None:
@@ -229,6 +238,7 @@ class Syncer:
             )
             result.errors = render_errors(render)  # after planning: it may add conflicts
             _count(result, plan)
+            result.changed_nodes = changed_nodes(plan)
             if not plan.changed:
                 result.unchanged = True
                 return

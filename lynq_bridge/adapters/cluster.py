@@ -7,8 +7,9 @@ JSON bodies, so listed objects reach the core as the dictionaries the API server
 fields included, and custom resources need no generated classes.
 
 What it can do is deliberately narrow (SPEC §12): list objects (paged, one collection per call,
-never a GET per object), merge-patch the ``status`` subresource, create Events, and read API
-discovery to find the resource name of a custom kind. Every HTTP request is counted
+never a GET per object), merge-patch the ``status`` subresource, merge-patch annotations (the
+push notification's reconcile requests), create Events, and read API discovery to find the
+resource name of a custom kind. Every HTTP request is counted
 (``requests``) so tests and benchmarks can prove the cost model. Library and HTTP failures
 become ``ClusterUnavailable`` with one sentence naming the request and the cause.
 """
@@ -190,7 +191,9 @@ class ClusterClient:
             response = self._http.request(
                 method, path, params=params, content=content, headers=headers
             )
-        except httpx2.HTTPError as exc:
+        except (httpx2.HTTPError, LightkubeConfigError, OSError) as exc:
+            # LightkubeConfigError and OSError: an exec credential plugin that fails or is
+            # missing runs inside the request, not when the kubeconfig is loaded.
             raise ClusterUnavailable(
                 f"Cannot {action}: the API server at {self.server} did not answer ({exc})."
             ) from exc
@@ -285,6 +288,24 @@ class ClusterClient:
             body={"status": status},
             content_type="application/merge-patch+json",
             action=f"patch the status of {rtype.kind} {namespace}/{name}",
+            allow_missing=True,
+        )
+        return answer is not None
+
+    def patch_annotations(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        annotations: Mapping[str, str],
+    ) -> bool:
+        """Merge-patch ``metadata.annotations``; ``False`` if the object (or its kind) is gone."""
+        answer = self._send(
+            "PATCH",
+            rtype.path(namespace, name),
+            body={"metadata": {"annotations": dict(annotations)}},
+            content_type="application/merge-patch+json",
+            action=f"annotate {rtype.kind} {namespace}/{name}",
             allow_missing=True,
         )
         return answer is not None

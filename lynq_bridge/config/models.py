@@ -207,6 +207,63 @@ class ReportSettings(Model):
         return duration_seconds(self.interval)
 
 
+# A DNS-1123 subdomain: the names of Applications (which the bridge joins with ".").
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+class NotifyApplication(Model):
+    """An Argo CD Application to refresh after every push (the hub's hand-written root)."""
+
+    name: str = Field(description="Name of the Application (a DNS-1123 subdomain).")
+    namespace: str | None = Field(
+        None, description="Namespace of the Application; default: spec.argocd.namespace."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _subdomain(cls, value: str) -> str:
+        # The name becomes part of a request path: nothing but a Kubernetes name may get there.
+        if len(value) > 253 or not DNS_SUBDOMAIN.match(value):
+            raise ValueError(
+                f'{quote(value)} is not a DNS-1123 subdomain (lowercase a-z, 0-9, "-" and ".")'
+            )
+        return value
+
+    @field_validator("namespace")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None and not DNS_LABEL.match(value):
+            raise ValueError(f'{quote(value)} is not a DNS-1123 label (lowercase a-z, 0-9 and "-")')
+        return value
+
+
+class NotifySettings(Model):
+    """Push notification: after a push, ask the GitOps engines to fetch now instead of at their
+    next poll (Flux: a reconcile request on the GitRepository; Argo CD: a refresh of the
+    Applications). Best effort: a failed notification is a warning, never a failed sync."""
+
+    enabled: bool = Field(
+        False, description="Notify after each push; off by default because it needs patch RBAC."
+    )
+    kubeconfig: str | None = Field(
+        None,
+        description="Kubeconfig of the engines' cluster; default: spec.report.kubeconfig, then "
+        "the in-cluster service account, KUBECONFIG or ~/.kube/config.",
+    )
+    timeoutSeconds: int = Field(
+        5,
+        ge=1,
+        le=60,
+        description="Timeout of each request in seconds: short, because the next hub's sync "
+        "waits and the engine's own poll still comes.",
+    )
+    applications: list[NotifyApplication] = Field(
+        default_factory=list,
+        description="Argo CD Applications refreshed after every push besides the changed nodes' "
+        "own: the root (app-of-apps) Application that creates and prunes them.",
+    )
+
+
 class BridgeSpec(Model):
     git: GitSettings
     target: Literal["plain", "argocd", "flux", "both"] = "plain"
@@ -220,6 +277,7 @@ class BridgeSpec(Model):
         False, description="Make literal Secret data in a form an error instead of a warning."
     )
     report: ReportSettings = Field(default_factory=ReportSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
 
 class BridgeConfig(Model):
