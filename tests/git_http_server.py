@@ -17,6 +17,17 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 
+def split_cgi_response(output: bytes) -> tuple[bytes, bytes]:
+    """The CGI header block and the body. Only the headers are normalised: the body is a
+    packfile, and any CR LF pair inside it is data (replacing it corrupts the pack, which git
+    reports as "remote-curl: bad line length character")."""
+    ends = [(i, len(sep)) for sep in (b"\r\n\r\n", b"\n\n") if (i := output.find(sep)) >= 0]
+    if not ends:
+        return output, b""
+    index, width = min(ends)
+    return output[:index].replace(b"\r\n", b"\n"), output[index + width :]
+
+
 class GitHTTPServer:
     """``git http-backend`` as CGI behind HTTP basic authentication, for the repositories in
     ``root``; ``accounts`` are the (user, password) pairs it accepts."""
@@ -94,7 +105,7 @@ class GitHTTPServer:
         done = subprocess.run(
             ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
         )
-        head, _, payload = done.stdout.replace(b"\r\n", b"\n").partition(b"\n\n")
+        head, payload = split_cgi_response(done.stdout)
         headers = [line.decode().split(":", 1) for line in head.splitlines() if b":" in line]
         status = next((v.strip() for k, v in headers if k.lower() == "status"), "200 OK")
         request.send_response(int(status.split()[0]))
