@@ -3,7 +3,8 @@
 Straight-line on purpose; the decisions live in ``core`` and the I/O in ``adapters``. A hub
 whose source cannot be read changes nothing in Git; a render error in one resource is reported
 and everything else is committed; a rejected push is retried on top of the new remote head with
-the same rendered tree, never forced.
+the same rendered tree, never forced. With cluster access, a new ``conflictPolicy: Stuck``
+object that belongs to someone else is withheld from the commit (see ``claims``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from lynq_bridge.adapters.database import Datasources
 from lynq_bridge.adapters.filetree import DirectoryTree
 from lynq_bridge.adapters.gitstore import GitStore
 from lynq_bridge.adapters.secrets import password_lookup
+from lynq_bridge.claims import ClaimCheck
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.credentials import credential_warnings, strip_credentials
@@ -152,6 +154,7 @@ class Syncer:
         )
         self.git.open()
         self.notifier = Notifier(spec)
+        self.claims = ClaimCheck(spec)  # conflictPolicy Stuck: looks before committing
         # Per hub: (form revision, render cache) so the daemon re-renders only changed rows.
         self._caches: dict[str, tuple[str, dict[Any, NodeRender]]] = {}
         self.progress: Callable[[int, int], None] | None = None
@@ -174,6 +177,7 @@ class Syncer:
         self.git.close()
         self.datasources.dispose()
         self.notifier.close()
+        self.claims.close()
 
     def sync_all(self) -> list[HubResult]:
         return [self.sync_hub(hub) for hub in self.compiled.config.hubs]
@@ -227,6 +231,8 @@ class Syncer:
                 clock=time.monotonic,
             )
             result.nodes = render.node_count
+            # Every attempt: a rejected push's new head may have committed some of the objects.
+            self.claims.withhold(hub, render, existing)
             plan = plan_with_history(
                 hub,
                 render,

@@ -152,10 +152,13 @@ def gap_warning(
 
 
 def stuck_warnings(forms: Sequence[CompiledForm], engines: str) -> list[str]:
-    """``conflictPolicy: Stuck`` (the default) has no equivalent in either engine."""
+    """``conflictPolicy: Stuck`` (the default) has no equivalent in either engine; the sync
+    makes up for it only with cluster access (see ``lynq_bridge.claims``)."""
     what = (
-        f"conflictPolicy Stuck has no {engines} equivalent: the engine takes over an object that "
-        "already exists; the status reporter reports it as Conflicted instead"
+        f"conflictPolicy Stuck has no {engines} equivalent (the engine takes over an object that "
+        "already exists): with spec.report.enabled the sync keeps a new object that belongs to "
+        "someone else out of Git and the status reporter reports it as Conflicted; without "
+        "cluster access the engine adopts it"
     )
     return [w for f in forms for w in gap_warning(f, lambda e: e.conflictPolicy == "Stuck", what)]
 

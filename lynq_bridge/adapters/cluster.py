@@ -35,6 +35,7 @@ PAGE_SIZE = 500  # objects per list page: large enough for few round trips, smal
 DEFAULT_TIMEOUT = 30.0  # seconds per request; a list of 1,000 objects takes well under one
 COMPONENT = "lynq-bridge-reporter"
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+METADATA_OBJECT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
 
 @dataclass(frozen=True)
@@ -269,12 +270,21 @@ class ClusterClient:
                 return items
             params = {"limit": str(PAGE_SIZE), "continue": token}
 
-    def get_object(self, rtype: ResourceType, namespace: str | None, name: str) -> Any:
-        """One object, or None when it (or its kind) does not exist."""
+    def get_object(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        *,
+        metadata_only: bool = False,
+    ) -> Any:
+        """One object, or None when it (or its kind) does not exist; with ``metadata_only``
+        its metadata alone (``PartialObjectMetadata``: a Secret's data never reaches us)."""
         return self._send(
             "GET",
             rtype.path(namespace, name),
             action=f"get {rtype.kind} {namespace}/{name}",
+            accept=METADATA_OBJECT if metadata_only else "application/json",
             allow_missing=True,
         )
 

@@ -6,12 +6,19 @@ keeps the object; the other node's resource becomes a conflict error and its dep
 skipped per ``skipOnDependencyFailure``. Nodes the render-input index kept unrendered still own
 their committed objects: ``possible_conflicts`` names those that share a file name with another
 node, so they are rendered and the outcome never depends on what was cached.
+
+Conflicts with the cluster: Argo CD and Flux apply with force, so an object committed for a node
+is taken over even when someone else made it. With cluster access the sync looks up the
+``conflictPolicy: Stuck`` objects new to their node (``stuck_claims``) and
+``withhold_foreign`` keeps those that belong to someone else (or that could not be checked) out
+of Git; they stay in the node's inventory, so the reporter reports them Conflicted.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lynq_bridge.config.models import InventoryEntry
@@ -75,6 +82,94 @@ def settle_conflicts(
             )
         if lost:
             out.nodes[node.name] = _without(node, lost, hub)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A rendered ``conflictPolicy: Stuck`` object that is new to its node: before it is
+    committed, the cluster must show that nobody else owns it."""
+
+    node: str
+    resource: str  # the resource id in the node's form
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.node, self.resource)
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """Why a claimed object stays out of Git this sync: it belongs to someone else
+    (``checked``, ``cause`` says whose), or the cluster could not be asked (``cause`` says
+    why)."""
+
+    cause: str
+    checked: bool
+
+
+def stuck_claims(out: HubRender, objects: Mapping[str, frozenset[str]]) -> list[Claim]:
+    """The ``conflictPolicy: Stuck`` objects of the rendered nodes that have no committed file
+    in their node (``objects``: node -> base names of its committed object files), by node and
+    resource id. A committed object was applied for the node before, so it is the node's; a
+    node the render-input index left unrendered has every object committed."""
+    found: list[Claim] = []
+    for name in sorted(out.nodes):
+        committed = objects.get(name, frozenset())
+        for child in out.nodes[name].children:
+            entry = child.entry
+            if entry.conflictPolicy != "Stuck" or child.file in committed:
+                continue
+            found.append(
+                Claim(name, entry.id, entry.apiVersion, entry.kind, entry.namespace, entry.name)
+            )
+    return sorted(found, key=lambda c: c.key)
+
+
+def withhold_foreign(
+    out: HubRender, hub: str, withheld: Mapping[tuple[str, str], Withheld]
+) -> None:
+    """Fail each child that ``withheld`` names (by node and resource id): its file is not
+    committed, its dependents are skipped per ``skipOnDependencyFailure``, and its inventory
+    entry stays in the node's LynqNode (``NodeRender.withheld``) so the reporter reports the
+    conflict. Nodes are copied before they change, so the render cache keeps the plain render.
+    """
+    by_node: dict[str, dict[str, Withheld]] = {}
+    for (name, rid), withholding in withheld.items():
+        by_node.setdefault(name, {})[rid] = withholding
+    for name, reasons in sorted(by_node.items()):
+        node = out.nodes.get(name)
+        if node is None:
+            continue
+        where = f"node {node.name} (hub {hub}, uid {node.uid})"
+        entries: dict[str, InventoryEntry] = {}
+        lost: dict[str, str] = {}
+        for child in node.children:
+            entry = child.entry
+            reason = reasons.get(entry.id)
+            if reason is None:
+                continue
+            shown = f"{entry.namespace}/{entry.name}" if entry.namespace else entry.name
+            what = f"{entry.kind} {shown}"
+            if reason.checked:
+                cause = (
+                    f"conflict: {what} exists in the cluster and belongs to someone else "
+                    f"({reason.cause}); conflictPolicy Stuck does not adopt it"
+                )
+            else:
+                cause = (
+                    f"{what} waits for the cluster check of conflictPolicy Stuck, which failed: "
+                    f"{reason.cause}; it is committed once a check shows that nobody else owns it"
+                )
+            entries[entry.id] = entry
+            lost[entry.id] = one_line(f'withheld resource "{entry.id}" of {where}: {cause}')
+        if lost:
+            copy = _without(node, lost, hub)
+            copy.withheld = {**node.withheld, **entries}
+            out.nodes[name] = copy
 
 
 def _without(node: NodeRender, lost: Mapping[str, str], hub: str) -> NodeRender:

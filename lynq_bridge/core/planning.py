@@ -169,7 +169,8 @@ def _node_files(
         path = target.place(child.file, child.depth)
         files[path] = child.content
         objects.append(NodeObject(path, child.depth, child.entry, resources.get(child.entry.id)))
-    entries = [child.entry for child in node.children]
+    # A withheld object has no file but stays in the inventory, so the reporter judges it.
+    entries = [child.entry for child in node.children] + list(node.withheld.values())
     kept: set[str] = set()
     if node.failed or node.skipped:
         old = previous_inventory(previous)
@@ -179,7 +180,8 @@ def _node_files(
         present = {child.file for child in node.children}
         for rid in sorted({*node.failed, *node.skipped}):
             entry = old.get(rid)
-            if entry is None:
+            # A withheld resource renders a new object: like a rename, its old one goes.
+            if entry is None or rid in node.withheld:
                 continue
             file = naming.child_file_name(entry.kind, entry.namespace, entry.name)
             found = where.get(file)

@@ -67,6 +67,9 @@ class NodeRender:
     children: list[Child] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # id -> message
     skipped: dict[str, str] = field(default_factory=dict)  # id -> message
+    # id -> inventory entry of a failed resource whose object is withheld from Git but listed
+    # in the LynqNode, so the reporter judges it (see conflicts.withhold_foreign)
+    withheld: dict[str, InventoryEntry] = field(default_factory=dict)
     # The form's resources (shared, not copied): what the inventory does not carry, such as
     # ignoreFields and the depth of a resource whose previous file is kept after an error.
     resources: tuple[CompiledResource, ...] = ()

@@ -101,15 +101,23 @@ def _describe(entry: InventoryEntry) -> str:
     return f"{entry.kind} {where}"
 
 
-def _managed_by_node(obj: Mapping[str, Any], node: LynqNode) -> tuple[bool, str]:
+def foreign_owner(obj: Mapping[str, Any], *, node: str, namespace: str) -> str | None:
+    """Why an existing object belongs to someone else rather than to LynqNode
+    ``namespace``/``node`` (``None``: it is the node's). The one rule for ``conflictPolicy:
+    Stuck``, shared by the reporter and by the sync's check before it commits a new object."""
     labels = (obj.get("metadata") or {}).get("labels") or {}
     owner = labels.get(NODE_LABEL)
     owner_namespace = labels.get(NODE_NAMESPACE_LABEL)
-    if owner == node.metadata.name and owner_namespace in (None, node.metadata.namespace):
-        return True, ""
+    if owner == node and owner_namespace in (None, namespace):
+        return None
     if owner is None:
-        return False, f"it has no {NODE_LABEL} label"
-    return False, f"its {NODE_LABEL} label names {owner_namespace or '?'}/{owner}"
+        return f"it has no {NODE_LABEL} label"
+    return f"its {NODE_LABEL} label names {owner_namespace or '?'}/{owner}"
+
+
+def _managed_by_node(obj: Mapping[str, Any], node: LynqNode) -> tuple[bool, str]:
+    why = foreign_owner(obj, node=node.metadata.name, namespace=node.metadata.namespace)
+    return why is None, why or ""
 
 
 def _since(

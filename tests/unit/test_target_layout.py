@@ -176,8 +176,10 @@ def test_validate_warns_about_every_argocd_gap_naming_form_and_ids() -> None:
     stuck = [w for w in found if "conflictPolicy Stuck" in w]
     assert stuck == [
         'form web, resources "app", "ns", "sa", "settings", "svc", "web": conflictPolicy Stuck '
-        "has no Argo CD equivalent: the engine takes over an object that already exists; the "
-        "status reporter reports it as Conflicted instead"
+        "has no Argo CD equivalent (the engine takes over an object that already exists): with "
+        "spec.report.enabled the sync keeps a new object that belongs to someone else out of Git "
+        "and the status reporter reports it as Conflicted; without cluster access the engine "
+        "adopts it"
     ]
     assert not [w for w in found if "ignoreFields" in w]
 
