@@ -9,8 +9,10 @@
 #   1. installs the Debian packages it needs, only when some are missing (warm runs skip apt);
 #   2. creates/refreshes .venv and installs the project with its dev extras;
 #   3. ruff format --check, ruff check, mypy (strict), lint-imports;
-#   4. builds or reuses the test control plane (scripts/build-control-plane.sh, cached) and
-#      fetches the Argo CD and Flux CRDs (scripts/fetch-gitops-crds.sh, cached);
+#   4. builds or reuses the test control plane (scripts/build-control-plane.sh, cached), fetches
+#      the Argo CD and Flux CRDs (scripts/fetch-gitops-crds.sh, cached) and builds or reuses the
+#      end-to-end tier: controller-manager, scheduler, kwok, Flux, Argo CD
+#      (scripts/build-e2e-cluster.sh, cached);
 #   5. starts a throw-away MariaDB and PostgreSQL on free ports on 127.0.0.1, with data in a temp
 #      dir, and creates the users the tests log in as;
 #   6. runs pytest with the servers' URLs in LYNQ_TEST_* variables.
@@ -19,12 +21,16 @@
 # Knobs for local iterations (CI sets neither):
 #   LYNQ_SKIP_LINT=1            skip step 3
 #   LYNQ_SKIP_CONTROL_PLANE=1   skip step 4; tests that need the control plane skip (fail in CI)
+#   LYNQ_SKIP_E2E=1             skip the end-to-end build of step 4 (tests/e2e then use what
+#                               is cached, or skip; in CI they fail)
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
 
-APT_PACKAGES=(mariadb-server mariadb-client postgresql postgresql-client git python3 python3-venv)
+# redis-server: Argo CD's cache, for the end-to-end tier (we start our own, never the service).
+APT_PACKAGES=(mariadb-server mariadb-client postgresql postgresql-client git python3 python3-venv
+              redis-server)
 VENV="$REPO_ROOT/.venv"
 # Bounded waits: a server that is not up in this many seconds is broken, not slow.
 SERVER_START_TIMEOUT=60
@@ -155,6 +161,17 @@ setup_control_plane() {
   crds=$(scripts/fetch-gitops-crds.sh) || die "scripts/fetch-gitops-crds.sh failed"
   export LYNQ_TEST_GITOPS_CRDS="$crds"
   log "GitOps CRDs in $crds ($(elapsed))"
+  # The end-to-end tier: controller-manager, scheduler, kwok, Flux and Argo CD (cached; a cold
+  # build takes about 25 minutes on 2 cores, a warm machine only checks the files).
+  log "building or reusing the end-to-end tier's programs"
+  local e2e
+  if [ "${LYNQ_SKIP_E2E:-}" = 1 ]; then
+    log "LYNQ_SKIP_E2E=1: not building the end-to-end tier"
+    return
+  fi
+  e2e=$(scripts/build-e2e-cluster.sh) || die "scripts/build-e2e-cluster.sh failed"
+  export LYNQ_TEST_E2E_BIN="$e2e"
+  log "end-to-end programs in $e2e ($(elapsed))"
 }
 
 # Poll a readiness command once a second, failing with the server's log when it never answers
