@@ -7,7 +7,8 @@ daemon per engine on a SQLite table with the e2e tenant form (namespace → sett
 Deployment → Service, plus three ConfigMaps), then inserts rows and times, per row:
 
 - **commit**: the row's node directory is on the remote branch (the bridge's sync interval is 1 s);
-- **applied**: the engine created the row's LynqNode (its first level / sync wave applied);
+- **applied**: the engine created the tenant's namespace (its first level / sync wave is being
+  applied; the LynqNode itself is in Flux's first level but Argo CD's last wave);
 - **ready**: the reporter set the LynqNode ``Ready=True`` (every child applied and ready, the
   Deployment's pod Running on kwok's node).
 
@@ -26,6 +27,7 @@ Not a test: run it by hand and copy the table into bench/README.md,
 from __future__ import annotations
 
 import argparse
+import signal
 import statistics
 import subprocess
 import sys
@@ -41,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from controlplane import find_binaries  # noqa: E402
 from e2e_bridge import HUB, E2EBridge  # noqa: E402
-from scenarios import condition, register_kinds  # noqa: E402
+from scenarios import condition, get, register_kinds  # noqa: E402
 from stack import argocd_root, find_e2e_binaries, flux_root, running_stack  # noqa: E402
 
 CONFIGS = ("flux-notify", "argocd-notify", "flux-poll", "argocd-poll")
@@ -73,7 +75,8 @@ def on_remote(remote: Path, path: str) -> bool:
 
 
 def measure(stack: object, bridge: E2EBridge, config: str, rows: int, gap: float) -> Run:
-    """Insert ``rows`` rows ``gap`` seconds apart and time each until Ready (or 600 s)."""
+    """Insert ``rows`` rows ``gap`` seconds apart and time each until Ready (or 600 s); with
+    ``gap`` 0, each row is inserted one second after the previous one became Ready."""
     run = Run(config)
     remote = stack.remote_dir(bridge.engine)  # type: ignore[attr-defined]
     pending: list[Timing] = []
@@ -83,7 +86,7 @@ def measure(stack: object, bridge: E2EBridge, config: str, rows: int, gap: float
         register_kinds(api)
         while len(run.timings) < rows or pending:
             now = time.monotonic()
-            if len(run.timings) < rows and now >= next_insert:
+            if len(run.timings) < rows and now >= next_insert and (gap > 0 or not pending):
                 uid = f"{config.replace('-', '')}{len(run.timings):03d}"
                 bridge.insert(uid)
                 timing = Timing(uid, time.monotonic())
@@ -98,21 +101,33 @@ def measure(stack: object, bridge: E2EBridge, config: str, rows: int, gap: float
                     timing.commit = time.monotonic()
                 if timing.commit is None:
                     continue
-                try:
-                    node = api.get(
-                        "operator.lynq.sh/v1",
-                        "LynqNode",
-                        f"{timing.uid}-stack",
-                        bridge.hub_namespace,
-                    )
-                except Exception:  # not applied yet
-                    continue
                 if timing.applied is None:
+                    namespace = get(
+                        api, "v1", "Namespace", bridge.tenant_namespace(timing.uid), None
+                    )
+                    if namespace is None:
+                        continue
                     timing.applied = time.monotonic()
+                node = get(
+                    api,
+                    "operator.lynq.sh/v1",
+                    "LynqNode",
+                    f"{timing.uid}-stack",
+                    bridge.hub_namespace,
+                )
                 ready = condition(node, "Ready")
                 if ready and ready["status"] == "True":
                     timing.ready = time.monotonic()
                     pending.remove(timing)
+                    print(
+                        f"{config} row {len(run.timings) - len(pending)}: {timing.uid} "
+                        f"commit {timing.commit - timing.inserted:.1f} s, applied "
+                        f"{(timing.applied or timing.ready) - timing.inserted:.1f} s, "
+                        f"Ready {timing.ready - timing.inserted:.1f} s",
+                        file=sys.stderr,
+                    )
+                    if gap <= 0:
+                        next_insert = timing.ready + 1
             if deadline is not None and time.monotonic() > deadline:
                 break
             bridge.alive()
@@ -149,7 +164,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=20)
     parser.add_argument("--configs", default=",".join(CONFIGS))
-    parser.add_argument("--notify-gap", type=float, default=4.0, help="seconds between inserts")
+    parser.add_argument(
+        "--notify-gap",
+        type=float,
+        default=0.0,
+        help="seconds between inserts; 0: each after the previous one is Ready",
+    )
     parser.add_argument("--poll-gap", type=float, default=3.0, help="seconds between inserts")
     args = parser.parse_args()
     configs = [c for c in args.configs.split(",") if c]
@@ -158,6 +178,8 @@ def main() -> int:
     if missing or e2e_missing:
         print(f"missing: {missing + e2e_missing}; run scripts/test.sh once", file=sys.stderr)
         return 2
+    # SIGTERM runs the clean-up below like Ctrl-C does (the stack's processes would outlive us).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
         started = time.monotonic()

@@ -56,7 +56,7 @@ Everything runs. In your shell:
   . $DIR/env
   export PATH=$plane:$e2e:\$PATH             # kubectl
   sqlite3 "\$LYNQ_FLUX_DB" "INSERT INTO tenants (tenant_id, active, plan) VALUES ('acme', 1, 'gold')"
-  kubectl get lynqnodes -A -w                # acme-stack becomes Ready in seconds
+  kubectl get lynqnodes -A -w                # acme-stack: READY 7 of DESIRED 7 within seconds
   kubectl get kustomizations -n flux-system  # Flux's side; Argo CD: kubectl get applications -n argocd
   git --git-dir "\$LYNQ_FLUX_REMOTE" log --stat -3
   sqlite3 "\$LYNQ_FLUX_DB" "DELETE FROM tenants WHERE tenant_id = 'acme'"   # pruned again
@@ -81,8 +81,8 @@ down() {
     # PID may have been reused since.
     local child
     while read -r child; do
-      if tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null | grep -qF "$DIR" \
-         || [ "$(readlink "/proc/$child/cwd" 2>/dev/null)" = "$DIR" ]; then
+      local args; args=$( { tr '\0' ' ' <"/proc/$child/cmdline"; } 2>/dev/null ) || continue  # gone
+      if [[ "$args" == *"$DIR"* ]] || [ "$(readlink "/proc/$child/cwd" 2>/dev/null)" = "$DIR" ]; then
         kill -9 "$child" 2>/dev/null || true
       fi
     done <"$DIR/pids"

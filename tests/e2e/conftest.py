@@ -6,6 +6,7 @@ Without the built programs the tier skips locally and fails in CI (``services.mi
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +22,16 @@ from stack import (
     start_flux,
     start_stack,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (scripts/test.sh's trap, CI's timeout) becomes a KeyboardInterrupt, so pytest tears
+    the fixtures down and the stack's dozen processes do not outlive the run."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

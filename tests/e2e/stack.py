@@ -335,7 +335,7 @@ def start_flux(stack: Stack) -> None:
     storage = stack.work / "flux-storage"
     storage.mkdir(exist_ok=True)
     artifact_port = free_port()
-    source = stack.spawn(
+    stack.spawn(
         "source-controller",
         [
             str(stack.e2e_bin / "source-controller"),
@@ -348,7 +348,7 @@ def start_flux(stack: Stack) -> None:
         ],
         env=env,
     )
-    kustomize = stack.spawn(
+    stack.spawn(
         "kustomize-controller",
         [
             str(stack.e2e_bin / "kustomize-controller"),
@@ -366,7 +366,6 @@ def start_flux(stack: Stack) -> None:
     repository["spec"]["secretRef"] = {"name": "gitops-auth"}
     stack.apply(git_credentials_secret(stack, FLUX_NAMESPACE), repository)
     stack.engines.add("flux")
-    del source, kustomize  # kept in stack.processes
 
 
 def flux_root(hub_namespace: str, hub: str, git_path: str = "lynq") -> dict[str, Any]:
@@ -456,7 +455,7 @@ def start_argocd(stack: Stack) -> None:
         ],
         env={**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"},
     )
-    controller = stack.spawn(
+    stack.spawn(
         "argocd-application-controller",
         [
             str(stack.e2e_bin / "argocd-application-controller"),
@@ -483,7 +482,6 @@ def start_argocd(stack: Stack) -> None:
     stack.wait_for(
         "argocd-repo-server to listen", lambda: _listening(repo_port), redis, repo_server
     )
-    del controller
     stack.engines.add("argocd")
 
 
