@@ -29,7 +29,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lynq_bridge.adapters.cluster import ClusterClient
+from lynq_bridge.adapters.cluster import ClusterClient, LazyConnection
 from lynq_bridge.config.models import BridgeSpec, LynqHub
 from lynq_bridge.core.conflicts import Claim, Withheld, stuck_claims, withhold_foreign
 from lynq_bridge.core.inputs import node_blobs, object_files
@@ -44,23 +44,12 @@ GET_LIMIT = 20  # objects of one kind looked up one by one; above it, one list o
 TIMEOUT = 10.0  # seconds per request: how long a sync waits for a silent API server
 
 
-class ClaimCheck:
+class ClaimCheck(LazyConnection):
     """Looks up a hub's new ``Stuck`` objects over one lazily opened cluster connection."""
 
     def __init__(self, spec: BridgeSpec) -> None:
+        super().__init__(spec.report.kubeconfig, timeout=TIMEOUT)
         self.enabled = spec.report.enabled
-        self.kubeconfig = spec.report.kubeconfig
-        self._client: ClusterClient | None = None
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def _connect(self) -> ClusterClient:
-        if self._client is None:
-            self._client = ClusterClient(self.kubeconfig, timeout=TIMEOUT)
-        return self._client
 
     def withhold(self, hub: LynqHub, render: HubRender, existing: Mapping[str, str]) -> None:
         """Withhold from ``render`` the ``Stuck`` objects new to their node (``existing``: the

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from lynq_bridge.adapters.cluster import ClusterClient, ResourceType
+from lynq_bridge.adapters.cluster import LazyConnection, ResourceType
 from lynq_bridge.config.models import BridgeSpec, LynqHub
 from lynq_bridge.core.layout import path_owner
 from lynq_bridge.core.paths import one_line
@@ -134,7 +134,7 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Notifier:
+class Notifier(LazyConnection):
     """Notifies the engines of a config's pushes over one lazily opened cluster connection."""
 
     def __init__(
@@ -143,23 +143,13 @@ class Notifier:
         *,
         now: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
+        super().__init__(
+            spec.notify.kubeconfig or spec.report.kubeconfig,
+            timeout=float(spec.notify.timeoutSeconds),
+        )
         self.spec = spec
         self.settings = spec.notify
-        self.kubeconfig = self.settings.kubeconfig or spec.report.kubeconfig
         self._now = now
-        self._client: ClusterClient | None = None
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def _connect(self) -> ClusterClient:
-        if self._client is None:
-            self._client = ClusterClient(
-                self.kubeconfig, timeout=float(self.settings.timeoutSeconds)
-            )
-        return self._client
 
     def notify(self, hub: LynqHub, nodes: Sequence[str], *, commit: str) -> list[Notification]:
         """Annotate the recipients of a push of ``commit``; never raises for the cluster's sake.

@@ -360,3 +360,24 @@ class ClusterClient:
             body=event,
             action=f"record Event {reason} on {involved.get('kind')} {namespace}/{meta['name']}",
         )
+
+
+class LazyConnection:
+    """One ``ClusterClient`` opened at the first request and kept until ``close()``: for the
+    sync's occasional cluster requests (push notification, the ``Stuck`` check), so a daemon
+    that never needs the cluster never connects, and one that does reuses its connection."""
+
+    def __init__(self, kubeconfig: str | None, *, timeout: float) -> None:
+        self.kubeconfig = kubeconfig
+        self.timeout = timeout
+        self._client: ClusterClient | None = None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _connect(self) -> ClusterClient:
+        if self._client is None:
+            self._client = ClusterClient(self.kubeconfig, timeout=self.timeout)
+        return self._client

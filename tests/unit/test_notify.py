@@ -1,17 +1,20 @@
 """Push notification, the pure part: which objects a push annotates, with what, and the
 ``spec.notify`` settings. The requests themselves are tested against the real API server in
-tests/integration/cluster/test_notify.py."""
+tests/integration/cluster/test_notify_on_cluster.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from unreachable import collected, kubeconfig
 
 from lynq_bridge.config.loading import load_config
 from lynq_bridge.config.models import BridgeSpec, LynqHub
@@ -21,6 +24,7 @@ from lynq_bridge.errors import ConfigError
 from lynq_bridge.notify import (
     ARGOCD_REFRESH,
     FLUX_REQUESTED_AT,
+    Notification,
     Notifier,
     annotation_of,
     changed_nodes,
@@ -173,29 +177,10 @@ def test_argocd_request_is_a_normal_refresh() -> None:
     assert annotation_of(recipient, dt.datetime.now(dt.UTC)) == {ARGOCD_REFRESH: "normal"}
 
 
-class Collected(logging.Handler):
-    """Keeps every record of the logger it is added to (whatever its propagation)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def notify_log() -> Iterator[list[logging.LogRecord]]:
-    handler = Collected()
-    logger = logging.getLogger("lynq_bridge.notify")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler.records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    with collected("lynq_bridge.notify") as records:
+        yield records
 
 
 @pytest.mark.parametrize(
@@ -213,11 +198,90 @@ def test_nothing_to_notify_opens_no_connection(
 def test_unreadable_kubeconfig_fails_every_recipient_with_one_warning(
     tmp_path: Path, notify_log: list[logging.LogRecord]
 ) -> None:
-    settings = {"enabled": True, "kubeconfig": str(tmp_path / "missing")}
-    notifier = Notifier(spec("flux", notify=settings))
-    (notification,) = notifier.notify(HUB, ["acme-web"], commit="0" * 40)
+    missing = tmp_path / "missing"
+    settings = {"enabled": True, "kubeconfig": str(missing), "applications": [ROOT]}
+    notifier = Notifier(spec("both", notify=settings))
+    notifications = notifier.notify(HUB, ["acme-web"], commit=COMMIT)
+    recipients = recipients_for(notifier.spec, HUB, ["acme-web"])
+    assert notifications == [Notification(r, "failed") for r in recipients]
+    assert len(recipients) == 3
+    (warning,) = notify_log
+    assert warning.levelno == logging.WARNING
+    message = warning.getMessage()
+    assert message.startswith(
+        f"could not notify Argo CD and Flux of commit {COMMIT[:12]} of hub apps/tenants: "
+        f"Cannot load kubeconfig {missing}: "
+    )
+    assert not message.endswith(".")  # the adapter's sentence ends ours, without its period
+
+
+COMMIT = "0123456789abcdef" * 2 + "01234567"
+
+
+def test_refused_request_fails_the_object_and_skips_the_rest_of_its_engine(
+    tmp_path: Path, notify_log: list[logging.LogRecord], closed_port: int
+) -> None:
+    config = kubeconfig(tmp_path / "kubeconfig", closed_port)
+    settings = {"enabled": True, "kubeconfig": config, "applications": [ROOT]}
+    notifier = Notifier(spec("both", notify=settings))
+    try:
+        notifications = notifier.notify(HUB, ["beta-web", "acme-web"], commit=COMMIT)
+    finally:
+        notifier.close()
+    assert notifier._client is None  # closed, and reopened at the next push
+    recipients = recipients_for(notifier.spec, HUB, ["acme-web", "beta-web"])
+    assert notifications == [
+        Notification(r, o)
+        for r, o in zip(recipients, ["failed", "failed", "skipped", "skipped"], strict=True)
+    ]
+    assert [r.levelno for r in notify_log] == [logging.WARNING, logging.WARNING, logging.DEBUG]
+    flux, argocd, summary = (r.getMessage() for r in notify_log)
+    where = f"of commit {COMMIT[:12]} of hub apps/tenants"
+    server = f"the API server at http://127.0.0.1:{closed_port} did not answer ("
+    assert flux.startswith(
+        f"could not notify Flux {where} through GitRepository flux-system/lynq-bridge: "
+        f"Cannot annotate GitRepository flux-system/lynq-bridge: {server}"
+    )
+    assert flux.endswith(")")  # no period, and no other Flux object left untried
+    assert argocd.startswith(
+        f"could not notify Argo CD {where} through Application argocd/lynq-tenants: "
+        f"Cannot annotate Application argocd/lynq-tenants: {server}"
+    )
+    assert argocd.endswith("); 2 more object(s) not tried")
+    assert re.fullmatch(
+        rf"notified the engines {where}: ok=0 missing=0 failed=2 skipped=2 seconds=\d\.\d{{3}}",
+        summary,
+    )
+
+
+def test_silent_api_server_costs_one_timeout_of_timeout_seconds(
+    tmp_path: Path, notify_log: list[logging.LogRecord], silent_port: int
+) -> None:
+    config = kubeconfig(tmp_path / "kubeconfig", silent_port)
+    notifier = Notifier(
+        spec("flux", notify={"enabled": True, "kubeconfig": config, "timeoutSeconds": 1})
+    )
+    started = time.monotonic()
+    try:
+        (notification,) = notifier.notify(HUB, [], commit=COMMIT)
+    finally:
+        notifier.close()
+    assert time.monotonic() - started < 10  # the default request timeout would be 30 seconds
     assert notification.outcome == "failed"
-    assert [r.levelno for r in notify_log] == [logging.WARNING]
+    assert "did not answer" in notify_log[0].getMessage()
+
+
+def test_flux_request_is_utc_whatever_the_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    recipient = recipients_for(spec("flux"), HUB, [])[0]
+    moment = dt.datetime(2030, 1, 1, 12, 0, 0, 5, tzinfo=dt.UTC)
+    monkeypatch.setenv("TZ", "XYZ-5:30")  # POSIX form: no time zone database needed
+    time.tzset()
+    try:
+        value = annotation_of(recipient, moment)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert value == {FLUX_REQUESTED_AT: "2030-01-01T12:00:00.000005Z"}
 
 
 def test_notifier_kubeconfig_defaults_to_the_reporters() -> None:

@@ -1,17 +1,25 @@
 """``conflictPolicy: Stuck`` before the commit, the pure part (``core.conflicts``): which objects
 the sync must look up in the cluster (``stuck_claims``) and what withholding one does to the
 node's files and inventory (``withhold_foreign``). The lookups themselves run against the real
-API server in tests/integration/cluster/test_stuck_claims.py.
+API server in tests/integration/cluster/test_stuck_claims_on_cluster.py.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import targets_fixture as fixture
 import yaml
+from unreachable import collected, kubeconfig
 
+from lynq_bridge import claims
+from lynq_bridge.claims import ClaimCheck
 from lynq_bridge.core.conflicts import Claim, Withheld, stuck_claims, withhold_foreign
 from lynq_bridge.core.inputs import INPUTS_FILE, node_blobs, object_files, trusted_inputs
 from lynq_bridge.core.naming import NODE_FILE
@@ -211,6 +219,131 @@ def test_withholding_an_unknown_node_or_resource_changes_nothing() -> None:
     withhold_foreign(out, "tenants", {("nobody-web", "profile"): FOREIGN})
     withhold_foreign(out, "tenants", {("golf-web", "missing"): FOREIGN})
     assert out.nodes == before and all(n is before[k] for k, n in out.nodes.items())
+
+
+def test_a_later_withheld_object_of_a_node_is_withheld_too() -> None:
+    out = render()
+    withhold_foreign(out, "tenants", {("golf-web", "free"): FOREIGN})  # profile comes first
+    assert list(out.nodes["golf-web"].failed) == ["free"]
+    assert list(out.nodes["golf-web"].withheld) == ["free"]
+
+
+def test_a_node_that_is_not_rendered_does_not_stop_the_withholding_of_the_next() -> None:
+    out = render()
+    withheld = {("acme-gone", "profile"): FOREIGN, ("golf-web", "profile"): FOREIGN}
+    withhold_foreign(out, "tenants", withheld)
+    assert list(out.nodes["golf-web"].failed) == ["profile"]
+
+
+def test_withheld_cluster_scoped_object_is_named_without_a_namespace() -> None:
+    out = fixture.render(PLAIN)
+    withhold_foreign(out, "tenants", {("acme-web", "ns"): FOREIGN})
+    assert "conflict: Namespace t-acme exists in the cluster" in out.nodes["acme-web"].failed["ns"]
+
+
+# ------------------------------------------------------- the sync's check: when the cluster fails
+
+
+@pytest.fixture
+def claims_log() -> Iterator[list[logging.LogRecord]]:
+    with collected("lynq_bridge.claims") as records:
+        yield records
+
+
+def check(kubeconfig: str, *, enabled: bool = True) -> ClaimCheck:
+    return ClaimCheck(
+        fixture.bridge_spec("plain", report={"enabled": enabled, "kubeconfig": kubeconfig})
+    )
+
+
+def withheld_causes(out: HubRender) -> dict[tuple[str, str], str]:
+    return {(n.name, rid): text for n in out.nodes.values() for rid, text in n.failed.items()}
+
+
+def test_unreadable_kubeconfig_withholds_every_new_stuck_object_with_one_warning(
+    tmp_path: Path, claims_log: list[logging.LogRecord]
+) -> None:
+    missing = tmp_path / "missing"
+    claim_check = check(str(missing))
+    out = render()
+    claim_check.withhold(fixture.HUB, out, {})
+    assert claim_check._client is None
+    causes = withheld_causes(out)
+    assert sorted(causes) == [(c.node, c.resource) for c in stuck_claims(render(), {})]
+    assert causes[("acme-web", "profile")].startswith(
+        'withheld resource "profile" of node acme-web (hub tenants, uid acme): ConfigMap '
+        "apps/acme-profile waits for the cluster check of conflictPolicy Stuck, which failed: "
+        f"cannot load kubeconfig {missing}: "
+    )
+    assert ".; it is committed once" not in causes[("acme-web", "profile")]
+    assert sorted(out.nodes["acme-web"].withheld) == ["after", "free", "profile"]
+    warning, summary = (r.getMessage() for r in claims_log)
+    assert claims_log[0].levelno == logging.WARNING
+    assert warning.startswith(
+        "could not check 6 new conflictPolicy Stuck object(s) of hub apps/tenants in the "
+        f"cluster: cannot load kubeconfig {missing}: "
+    )
+    assert warning.endswith("; they are withheld from Git until a sync can check them")
+    assert re.fullmatch(
+        r"checked 6 new conflictPolicy Stuck object\(s\) of hub apps/tenants in the cluster: "
+        r"requests=0 foreign=0 unchecked=6 seconds=\d\.\d{3}",
+        summary,
+    )
+
+
+def test_refused_lookup_withholds_every_new_stuck_object_after_one_request(
+    tmp_path: Path, claims_log: list[logging.LogRecord], closed_port: int
+) -> None:
+    port = closed_port
+    claim_check = check(kubeconfig(tmp_path / "kubeconfig", port))
+    out = render()
+    try:
+        claim_check.withhold(fixture.HUB, out, {})
+        assert claim_check._client is not None and claim_check._client.requests == 1
+        claim_check.withhold(fixture.HUB, render(), {})  # the next sync, same connection
+        assert claim_check._client.requests == 2
+    finally:
+        claim_check.close()
+    assert claim_check._client is None
+    cause = (
+        "cannot get ConfigMap apps/acme-after: the API server at "
+        f"http://127.0.0.1:{port} did not answer ("
+    )
+    causes = withheld_causes(out)
+    assert len(causes) == 6 and all(cause in text for text in causes.values())
+    assert cause in claims_log[0].getMessage()
+    for summary in (claims_log[1], claims_log[3]):  # requests of this sync, not of the connection
+        assert "requests=1 foreign=0 unchecked=6" in summary.getMessage()
+
+
+def test_silent_api_server_costs_one_timeout(
+    tmp_path: Path,
+    claims_log: list[logging.LogRecord],
+    monkeypatch: pytest.MonkeyPatch,
+    silent_port: int,
+) -> None:
+    monkeypatch.setattr(claims, "TIMEOUT", 1.0)  # 10 seconds in production
+    claim_check = check(kubeconfig(tmp_path / "kubeconfig", silent_port))
+    out = render()
+    started = time.monotonic()
+    try:
+        claim_check.withhold(fixture.HUB, out, {})
+    finally:
+        claim_check.close()
+    assert time.monotonic() - started < 10  # not the client's default of 30 seconds
+    assert len(withheld_causes(out)) == 6
+    assert "did not answer" in claims_log[0].getMessage()
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["no-cluster-access", "all-committed"])
+def test_nothing_to_check_opens_no_connection_and_withholds_nothing(
+    tmp_path: Path, claims_log: list[logging.LogRecord], enabled: bool
+) -> None:
+    claim_check = check(str(tmp_path / "missing"), enabled=enabled)
+    existing = committed(plan(render())) if enabled else {}
+    out = render()
+    claim_check.withhold(fixture.HUB, out, existing)
+    assert withheld_causes(out) == {} and claim_check._client is None and claims_log == []
 
 
 # -------------------------------------------------------------------- the one ownership rule

@@ -20,6 +20,7 @@ import yaml
 from bridge_harness import Bridge, SqliteDatabase, free_port
 from cluster_objects import Report, condition, node_status, states
 from controlplane import ApiClient, ControlPlane
+from unreachable import collected
 
 from lynq_bridge import claims
 from lynq_bridge.adapters.cluster import ClusterClient
@@ -195,28 +196,11 @@ def withheld(result: HubResult) -> list[tuple[str, str]]:
     return sorted((m[2], m[1]) for m in found if m)
 
 
-class Collected(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
-def logs() -> Iterator[Collected]:
+def logs() -> Iterator[list[logging.LogRecord]]:
     """The records of lynq_bridge.claims, on its own logger."""
-    handler = Collected()
-    logger = logging.getLogger("lynq_bridge.claims")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    with collected("lynq_bridge.claims") as records:
+        yield records
 
 
 def test_hand_made_object_is_withheld_reported_conflicted_and_committed_once_deleted(
@@ -306,7 +290,7 @@ def unreachable_kubeconfig(kube: ControlPlane, path: Path) -> Path:
 
 
 def test_unreachable_api_server_withholds_the_new_stuck_objects_and_commits_the_rest(
-    namespace: str, make_hub: Any, kube: ControlPlane, tmp_path: Path, logs: Collected
+    namespace: str, make_hub: Any, kube: ControlPlane, tmp_path: Path, logs: list[logging.LogRecord]
 ) -> None:
     hub = make_hub(["acme"])
     assert hub.sync().errors == []  # acme's objects are committed while the cluster answers
@@ -338,7 +322,7 @@ def test_unreachable_api_server_withholds_the_new_stuck_objects_and_commits_the_
         "failed: cannot get ConfigMap"
     )
     assert "did not answer" in waiting[0]
-    (warning,) = [r.getMessage() for r in logs.records if r.levelno == logging.WARNING]
+    (warning,) = [r.getMessage() for r in logs if r.levelno == logging.WARNING]
     assert warning.startswith(
         f"could not check 3 new conflictPolicy Stuck object(s) of hub {namespace}/tenants in "
         "the cluster: cannot get ConfigMap"
@@ -376,7 +360,7 @@ def test_unreadable_kubeconfig_withholds_the_new_stuck_objects(
 
 
 def test_more_than_twenty_objects_of_a_kind_cost_one_list_and_fewer_a_get_each(
-    api: ApiClient, namespace: str, make_hub: Any, logs: Collected
+    api: ApiClient, namespace: str, make_hub: Any, logs: list[logging.LogRecord]
 ) -> None:
     uids = [f"t{i:02d}" for i in range(8)]  # 8 nodes x 3 Stuck ConfigMaps = 24 > GET_LIMIT
     assert 3 * len(uids) > claims.GET_LIMIT
@@ -389,7 +373,7 @@ def test_more_than_twenty_objects_of_a_kind_cost_one_list_and_fewer_a_get_each(
         f"ConfigMap {namespace}/t05-settings exists in the cluster and belongs to someone else "
         "(it has no lynq.sh/node label); conflictPolicy Stuck does not adopt it"
     ]
-    debug = [r.getMessage() for r in logs.records if r.levelno == logging.DEBUG]
+    debug = [r.getMessage() for r in logs if r.levelno == logging.DEBUG]
     assert any("checked 24 new conflictPolicy Stuck object(s)" in m and "requests=1" in m
                for m in debug)  # fmt: skip
 
