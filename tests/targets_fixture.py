@@ -165,9 +165,10 @@ def rows(records: list[tuple[Any, ...]] = RECORDS) -> list[Row]:
 
 
 def render(
-    target: Target, records: list[tuple[Any, ...]] = RECORDS, text: str = FORM_YAML
+    target: Target, records: list[tuple[Any, ...]] = RECORDS, text: str = FORM_YAML, **kw: Any
 ) -> HubRender:
-    return render_hub(HUB, [compiled_form(text)], rows(records), target)
+    """The fixture hub rendered with one form; ``kw`` goes to ``render_hub``."""
+    return render_hub(HUB, [compiled_form(text)], rows(records), target, **kw)
 
 
 def plan(

@@ -181,7 +181,10 @@ class Stack:
         return [p.name for p in self.processes if p.popen.poll() is not None]
 
     def kubectl(self, *args: str, input_text: str | None = None) -> str:
-        return self.plane.kubectl(*args, input_text=input_text).stdout
+        done = self.plane.kubectl(*args, input_text=input_text, check=False)
+        if done.returncode:
+            raise StackError(f"kubectl {' '.join(args[:3])} failed: {done.stderr.strip()}")
+        return done.stdout
 
     def apply(self, *documents: Mapping[str, Any]) -> None:
         self.kubectl(

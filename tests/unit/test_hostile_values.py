@@ -19,7 +19,7 @@ from ruamel.yaml import YAML
 
 from lynq_bridge.core.inputs import CommittedInputs, node_blobs, object_files
 from lynq_bridge.core.messages import Stamp, commit_message, parse_trailers
-from lynq_bridge.core.planning import DeletionGuard, HubPlan, blob_id, plan_hub
+from lynq_bridge.core.planning import DeletionGuard, HubPlan, blob_id
 from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub
 from lynq_bridge.core.yamltext import dump_manifest, reads_as_non_string, string_problem
 from lynq_bridge.logs import JsonFormatter, TextFormatter
@@ -71,20 +71,12 @@ spec:
 
 
 def render(records: list[tuple[Any, ...]], form: str = FORM, **kw: Any) -> HubRender:
-    return render_hub(
-        fixture.HUB, [fixture.compiled_form(form)], fixture.rows(records), TARGET, **kw
-    )
+    return fixture.render(TARGET, records, form, **kw)
 
 
 def plan(render_: HubRender, existing: dict[str, str] | None = None, **kw: Any) -> HubPlan:
-    return plan_hub(
-        fixture.HUB,
-        render_,
-        existing or {},
-        previous_nodes=kw.pop("previous", {}),
-        guard=kw.pop("guard", DeletionGuard(100, allow_mass_delete=True)),
-        target=TARGET,
-    )
+    guard = kw.pop("guard", DeletionGuard(100, allow_mass_delete=True))
+    return fixture.plan(TARGET, render_, existing, guard=guard, **kw)
 
 
 def files_of(render_: HubRender) -> list[str]:

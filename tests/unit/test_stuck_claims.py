@@ -23,7 +23,7 @@ from lynq_bridge.claims import ClaimCheck
 from lynq_bridge.core.conflicts import Claim, Withheld, stuck_claims, withhold_foreign
 from lynq_bridge.core.inputs import INPUTS_FILE, node_blobs, object_files, trusted_inputs
 from lynq_bridge.core.naming import NODE_FILE
-from lynq_bridge.core.planning import DeletionGuard, HubPlan, blob_id, plan_hub
+from lynq_bridge.core.planning import DeletionGuard, HubPlan, blob_id
 from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub
 from lynq_bridge.core.status import foreign_owner
 from renderers import target_for
@@ -59,21 +59,12 @@ FOREIGN = Withheld("it has no lynq.sh/node label", checked=True)
 
 
 def render(records: list[tuple[Any, ...]] = ROWS, **kw: Any) -> HubRender:
-    target = kw.pop("target", PLAIN)
-    return render_hub(
-        fixture.HUB, [fixture.compiled_form(FORM)], fixture.rows(records), target, **kw
-    )
+    return fixture.render(kw.pop("target", PLAIN), records, FORM, **kw)
 
 
 def plan(render_: HubRender, existing: dict[str, str] | None = None, **kw: Any) -> HubPlan:
-    return plan_hub(
-        fixture.HUB,
-        render_,
-        existing or {},
-        previous_nodes=kw.pop("previous", {}),
-        guard=DeletionGuard(100, allow_mass_delete=True),
-        target=kw.pop("target", PLAIN),
-    )
+    guard = DeletionGuard(100, allow_mass_delete=True)
+    return fixture.plan(kw.pop("target", PLAIN), render_, existing, guard=guard, **kw)
 
 
 def committed(plan_: HubPlan) -> dict[str, str]:
