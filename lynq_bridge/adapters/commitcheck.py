@@ -20,11 +20,16 @@ from lynq_bridge.errors import GitUnavailable, UnsafeCommit
 Git = Callable[..., subprocess.CompletedProcess[bytes]]  # GitStore._git: runs git in the mirror
 
 
-def verify_commit(git: Git, commit: str, *, root: str, pack: Path, where: str) -> None:
+def verify_commit(
+    git: Git, commit: str, *, root: str, pack: Path, where: str, objects_checked: bool = False
+) -> None:
     """Refuse ``commit`` unless it changes only plain files below ``git.path`` (compared with
     its one parent, or all of its tree for a first commit) and the objects it adds pass the
     checks of ``git fsck --strict``, which are those of a remote with
-    ``receive.fsckObjects``. Costs what the new objects cost, not the repository."""
+    ``receive.fsckObjects``. Costs what the new objects cost, not the repository.
+
+    ``objects_checked``: the commit's new objects were written through ``index-pack --strict``
+    (see ``packwriter``), which is the same check, so only the paths are checked again."""
     parents = git("rev-list", "--parents", "-n", "1", commit).stdout.decode().split()[1:]
     if len(parents) > 1:
         raise UnsafeCommit(f"{where} is not pushed: it has {len(parents)} parents")
@@ -44,7 +49,8 @@ def verify_commit(git: Git, commit: str, *, root: str, pack: Path, where: str) -
                 f"{where} is not pushed: it gives {quote(path)} mode {mode}, "
                 "not that of a plain file"
             )
-    _fsck_new_objects(git, commit, parents, pack=pack, where=where)
+    if not objects_checked:
+        _fsck_new_objects(git, commit, parents, pack=pack, where=where)
 
 
 def _fsck_new_objects(git: Git, commit: str, parents: list[str], *, pack: Path, where: str) -> None:

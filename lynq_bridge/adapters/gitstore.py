@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +30,11 @@ from lynq_bridge.adapters.mirrorhealth import (
     drop_old_layout,
     pack_damage,
 )
+from lynq_bridge.adapters.packwriter import PackWriter
 from lynq_bridge.config.models import GitSettings
 from lynq_bridge.core.credentials import mask_credentials, mask_url, split_credentials
-from lynq_bridge.core.paths import UnsafePath, fast_import_path, quote
+from lynq_bridge.core.gittree import build_tree
+from lynq_bridge.core.paths import UnsafePath, check_path, quote
 from lynq_bridge.errors import ConfigError, GitUnavailable, SourceUnavailable, UnsafeCommit
 
 log = logging.getLogger("lynq_bridge.git")
@@ -39,6 +42,7 @@ log = logging.getLogger("lynq_bridge.git")
 STAGING_REF = "refs/lynq-bridge/staging"
 MIRROR = "mirror.git"  # the bare repository, inside the work directory
 LOCK_FILE = "lynq-bridge.lock"  # our own lock, next to the mirror rather than among git's files
+NEW_PACK = "new.pack"  # the objects of a commit being built, before index-pack stores them
 VERIFY_PACK = "verify.pack"  # the objects of a commit about to be pushed, checked like fsck
 DEFAULT_USERNAME = "x-access-token"  # what GitHub, Gitea and most hosts accept with a token
 # Git asks this helper for the credentials of an http(s) remote; it answers from the environment
@@ -82,6 +86,7 @@ class GitStore:
         self.dir = work_dir
         self.git_dir = work_dir / MIRROR
         self._lock: IO[bytes] | None = None
+        self._checked: set[str] = set()  # commits whose new objects passed index-pack --strict
 
     # ------------------------------------------------------------------ plumbing
 
@@ -89,6 +94,7 @@ class GitStore:
         self,
         *args: str,
         input: bytes | None = None,
+        stdin: IO[bytes] | None = None,
         check: bool = True,
         env: Mapping[str, str] | None = None,
         remote: bool = False,
@@ -107,6 +113,7 @@ class GitStore:
             done = subprocess.run(
                 command,
                 input=input,
+                stdin=stdin,
                 capture_output=True,
                 timeout=GIT_TIMEOUT_SECONDS,
                 env={
@@ -230,6 +237,7 @@ class GitStore:
             return None  # missing or a file: _damage() sees it
         for suffix in (".pack", ".idx", ".rev"):
             (self.dir / VERIFY_PACK).with_suffix(suffix).unlink(missing_ok=True)
+        (self.dir / NEW_PACK).unlink(missing_ok=True)
         objects = str(self.git_dir / "objects")
         for folder, _dirs, files in os.walk(self.git_dir):
             for name in files:
@@ -396,46 +404,64 @@ class GitStore:
     ) -> str:
         """Create a commit on top of ``parent`` changing exactly the given paths.
 
-        Nothing given here can add a command to the fast-import stream: paths are checked and
-        quoted by ``core.paths`` (a deletion may name an entry a person added, so it is only
-        quoted), the ident is refused if it could end its line, contents and the message are
-        length-prefixed, and ``parent`` must be an object id."""
+        The trees are built here (``core.gittree``), not by a git command that parses paths:
+        written paths are checked by ``core.paths`` (a deletion may name an entry a person
+        added, so it is only matched against the existing names), the ident is refused if it
+        could end its header line, and ``parent`` must be an object id. The new objects pass
+        ``git index-pack --strict`` before the mirror holds them (see ``packwriter``)."""
         name, email = self._ident()
-        ident = f"{name} <{email}> now".encode()
         if parent is not None and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", parent):
             raise GitUnavailable(f"parent {quote(parent)} of a commit is not an object id")
-        stream: list[bytes] = []
-        encoded = message.encode(errors="replace")
-        stream.append(f"commit {STAGING_REF}\n".encode())
-        stream.append(b"author %s\ncommitter %s\n" % (ident, ident))
-        stream.append(b"data %d\n%s\n" % (len(encoded), encoded))
-        if parent:
-            stream.append(f"from {parent}\n".encode())
         try:
-            for path in sorted(deletes):
-                stream.append(b"D %s\n" % fast_import_path(path, existing=True))
-            for path in sorted(writes):
-                content = writes[path]
-                stream.append(b"M 100644 inline %s\n" % fast_import_path(path))
-                stream.append(b"data %d\n%s\n" % (len(content), content))
+            for path in writes:
+                check_path(path)
         except UnsafePath as exc:
             raise UnsafeCommit(
                 f"commit to branch {self.branch} of {self.shown_url} refused: {exc}"
             ) from exc
-        stream.append(b"done\n")
-        self._git("update-ref", "-d", STAGING_REF)
-        self._git(
-            "fast-import",
-            "--quiet",
-            "--force",
-            "--date-format=now",
-            "--done",
-            input=b"".join(stream),
-        )
-        sha = self._git("rev-parse", STAGING_REF).stdout.decode().strip()
+        root = None
+        if parent is not None:
+            root = bytes.fromhex(self._git("rev-parse", f"{parent}^{{tree}}").stdout.decode())
+        pack = PackWriter(self.dir / NEW_PACK)
+        try:
+            tree = build_tree(
+                root, writes=writes, deletes=deletes, read=self._read_trees, add=pack.add
+            )
+            stamp = f"{name} <{email}> {int(time.time())} +0000".encode()
+            body = b"tree %s\n" % tree.hex().encode()
+            if parent:
+                body += b"parent %s\n" % parent.encode()
+            body += b"author %s\ncommitter %s\n\n" % (stamp, stamp)
+            sha = pack.add(b"commit", body + message.encode(errors="replace")).hex()
+            pack.finish()
+            with pack.path.open("rb") as stream:
+                stored = self._git("index-pack", "--strict", "--stdin", stdin=stream, check=False)
+        except UnsafePath as exc:
+            raise UnsafeCommit(
+                f"commit to branch {self.branch} of {self.shown_url} refused: {exc}"
+            ) from exc
+        except OSError as exc:
+            raise GitUnavailable(f"a commit for {self.shown_url} cannot be written: {exc}") from exc
+        finally:
+            pack.close()
+            pack.path.unlink(missing_ok=True)
+        if stored.returncode != 0:
+            raise UnsafeCommit(
+                f"commit to branch {self.branch} of {self.shown_url} refused: its objects fail "
+                f"git fsck ({first_error(stored.stderr)})"
+            )
+        self._checked.add(sha)
+        self._git("update-ref", STAGING_REF, sha)
         if self.settings.signing is not None:
             sha = self._sign(sha, parent, message)
         return sha
+
+    def _read_trees(self, oids: list[bytes]) -> list[bytes]:
+        contents = self._cat([oid.hex() for oid in oids])
+        missing = [oid.hex() for oid, c in zip(oids, contents, strict=True) if c is None]
+        if missing:
+            raise GitUnavailable(f"tree {missing[0]} of the Git mirror {self.git_dir} is missing")
+        return [c for c in contents if c is not None]
 
     def _ident(self) -> tuple[str, str]:
         """The author's name and e-mail, refused if they could break a commit header."""
@@ -500,5 +526,6 @@ class GitStore:
             commit,
             root=self.settings.path,
             pack=self.dir / VERIFY_PACK,
+            objects_checked=commit in self._checked,
             where=f"commit {commit[:12]} for branch {self.branch} of {self.shown_url}",
         )

@@ -1,7 +1,7 @@
-"""What untrusted text may become: path components, fast-import paths, one-line message values.
+"""What untrusted text may become: path components, tree entries, one-line message values.
 
 Row values, rendered fields and config strings reach four sinks that interpret them: file names
-in the Git tree, the ``git fast-import`` stream, commit messages and log lines. This module is
+in the Git tree, the tree objects the bridge writes, commit messages and log lines. This module is
 the one place that decides what may pass; every writer calls it, so the rules cannot drift.
 
 Paths. A component is at most 255 characters of ``[A-Za-z0-9._-]`` (every name the bridge
@@ -11,7 +11,7 @@ repository's own: ``.git`` in any case, with trailing dots or spaces (NTFS), or 
 ``.git*`` name (``.gitmodules`` and ``.gitattributes`` change how the repository is read). The
 ASCII-only rule also excludes the HFS+ ``.git`` spellings with ignorable code points.
 
-Streams. Paths go into fast-import checked and quoted, whoever calls the writer.
+Trees. A written path is checked here before ``core.gittree`` turns it into tree entries.
 
 Messages. A row-derived value is shown as one double-quoted line (``quote``), a composed message
 with control characters escaped (``one_line``), each truncated so that a megabyte value cannot
@@ -30,7 +30,6 @@ MAX_LINE: Final = 2000  # characters of one composed message line
 _COMPONENT: Final = re.compile(r"[A-Za-z0-9._-]+")
 # C0 and C1 controls, DEL, and what some readers take as line breaks or a byte-order mark.
 _UNSAFE_TEXT: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]")
-_STREAM_CONTROL: Final = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 class UnsafePath(ValueError):
@@ -77,21 +76,6 @@ def check_path(path: str) -> str:
 def is_below(path: str, root: str) -> bool:
     """True when ``path`` lies strictly inside the directory ``root`` (both relative)."""
     return path.startswith(root.rstrip("/") + "/")
-
-
-def fast_import_path(path: str, *, existing: bool = False) -> bytes:
-    """``path`` checked and C-quoted as a ``git fast-import`` path argument.
-
-    ``existing`` is for a path already in the tree that is being deleted (a file a person added
-    below the managed path, or an entry an older version wrote): it is quoted but not held to
-    the naming rules, because removing it must always be possible. Any byte is quoted safely
-    (control characters as octal escapes), so nothing in a path can end its line."""
-    if not existing:
-        check_path(path)
-    elif "" in path.split("/"):
-        raise UnsafePath(f"path {quote(path)} has an empty component")
-    raw = path.encode("utf-8", "surrogateescape").replace(b"\\", b"\\\\").replace(b'"', b'\\"')
-    return b'"' + _STREAM_CONTROL.sub(lambda m: b"\\%03o" % m.group()[0], raw) + b'"'
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -1,7 +1,7 @@
 """A real crash loop: ``sync --once`` of a 2,000-row table killed with SIGKILL again and again.
 
 The bridge keeps no state but the remote branch, so whatever moment a kill lands on (rendering,
-the fetch, fast-import, the pre-push fsck, the push itself, with git's lock files and our own
+the fetch, the index-pack that stores a new commit, the pre-push fsck, the push itself, with git's lock files and our own
 lock held), the next run must converge. After the kills and one clean sync the remote holds
 exactly what ``render --out`` writes for the same rows, ``git fsck --strict`` is clean and the
 history is linear (issue 7: "a crash heals by itself").
@@ -33,7 +33,7 @@ SEED = 20260701
 # Where a kill is aimed: inside a git subcommand of the bridge, or at a moment picked by a timer
 # (mostly Python: reading rows, rendering, planning). "push" twice: it is the riskiest moment.
 TARGETS = [
-    *("push", "fast-import", "fetch", "push", "index-pack", "pack-objects"),
+    *("push", "index-pack", "fetch", "push", "update-ref", "pack-objects"),
     *("ls-remote", "cat-file", "gc", "locked", "timer", "locked", "timer"),
 ]
 # On PATH before the real git: when its subcommand is the target (once per run), it starts the
@@ -55,7 +55,7 @@ fi
 exec "$LYNQ_REAL_GIT" "$@"
 """
 # Installed in the mirror: git runs it with "prepared" while it holds the lock files of the refs
-# it is updating (fetch, fast-import, update-ref), so target "locked" kills with them held.
+# it is updating (fetch, update-ref), so target "locked" kills with them held.
 LOCK_HOOK = """#!/bin/sh
 cat >/dev/null
 if [ "$LYNQ_KILL_AT" = locked ] && [ "$1" = prepared ] && [ ! -e "$LYNQ_KILL_FLAG" ]; then

@@ -353,8 +353,20 @@ def damage_shallow(repo: Path) -> None:
     (repo / "shallow").write_text("garbage\n")
 
 
+def make_objects_loose(repo: Path) -> None:
+    """Unpack the mirror's packs (commits arrive as packs) into loose objects."""
+    for pack in (repo / "objects" / "pack").glob("pack-*.pack"):
+        data = pack.read_bytes()
+        for leftover in pack.parent.glob(f"{pack.stem}.*"):
+            leftover.unlink()
+        subprocess.run(
+            ["git", "--git-dir", str(repo), "unpack-objects", "-q"], input=data, check=True
+        )
+
+
 def damage_empty_loose_object(repo: Path) -> None:
     blob = git("--git-dir", str(repo), "rev-parse", f"{STAGING}:{HUB}/.lynq-inputs").strip()
+    make_objects_loose(repo)
     loose = repo / "objects" / blob[:2] / blob[2:]
     loose.chmod(0o644)
     loose.write_bytes(b"")
@@ -462,6 +474,7 @@ def test_lost_history_object_costs_at_most_one_failed_sync(
     assert bridge.sync() == 0  # fetches the head: every ref of the mirror now points to it
     # The older commit is lost: refs and their trees are fine, "git log" cannot read it.
     first = git("--git-dir", str(bridge.remote), "rev-parse", "main~1").strip()
+    make_objects_loose(mirror(bridge))
     (mirror(bridge) / "objects" / first[:2] / first[2:]).unlink()
     sqlite_db.execute("UPDATE tenants SET replicas = 4 WHERE tenant_id = 't0'")
     assert bridge.sync() in (0, 1)

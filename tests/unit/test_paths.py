@@ -1,4 +1,4 @@
-"""core.paths: what untrusted text may become (path components, fast-import paths, messages)."""
+"""core.paths: what untrusted text may become (path components, messages)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from lynq_bridge.core.paths import (
     UnsafePath,
     check_path,
     component_problem,
-    fast_import_path,
     is_below,
     one_line,
     path_problem,
@@ -113,14 +112,6 @@ def test_the_empty_path_is_refused() -> None:
         check_path("")
 
 
-def test_fast_import_paths_are_checked_and_c_quoted() -> None:
-    assert fast_import_path("lynq/a/b.yaml") == b'"lynq/a/b.yaml"'
-    with pytest.raises(UnsafePath):
-        fast_import_path('lynq/"x"')
-    with pytest.raises(UnsafePath):
-        fast_import_path("lynq/x\ndeleteall")
-
-
 @pytest.mark.parametrize(
     ("path", "root", "below"),
     [
@@ -175,27 +166,3 @@ def test_one_line_truncates_long_messages() -> None:
 
 def test_is_below_a_root_ending_in_a_capital_x() -> None:
     assert is_below("X/a", "X") and not is_below("XY/a", "X")
-
-
-@pytest.mark.parametrize(
-    ("path", "quoted"),
-    [
-        ("lynq/a b.yaml", b'"lynq/a b.yaml"'),
-        ('lynq/say "hi".yaml', b'"lynq/say \\"hi\\".yaml"'),
-        ("lynq/back\\slash", b'"lynq/back\\\\slash"'),
-        ("lynq/new\nline", b'"lynq/new\\012line"'),
-        ("lynq/tab\tnul\0", b'"lynq/tab\\011nul\\000"'),
-        ("lynq/caf\u00e9", b'"lynq/caf\xc3\xa9"'),
-        ("lynq/raw\udcff", b'"lynq/raw\xff"'),  # a non-UTF-8 name git listed (surrogateescape)
-    ],
-)
-def test_existing_paths_are_quoted_exactly_so_any_name_can_be_deleted(
-    path: str, quoted: bytes
-) -> None:
-    assert fast_import_path(path, existing=True) == quoted
-
-
-@pytest.mark.parametrize("path", ["", "lynq//x", "/lynq/x", "lynq/x/"])
-def test_existing_path_with_an_empty_component_is_refused(path: str) -> None:
-    with pytest.raises(UnsafePath, match="has an empty component"):
-        fast_import_path(path, existing=True)
