@@ -1,11 +1,12 @@
-"""Benchmark: render and sync at 10,000 rows × 1 form × 5 resources (issue 2's targets).
+"""Benchmark: render and sync at 10,000 rows × 1 form × 5 resources (issues 2 and 9).
 
-    .venv/bin/python bench/bench_sync.py [--rows 10000] [--dir DIR]
+    .venv/bin/python bench/bench_sync.py [--rows 10000] [--dir DIR] [--no-render-out]
 
 Prints, on this machine:
 - render: core render + plan of every row (seconds, rows/s), and ``render --out`` end to end;
-- first ``sync --once`` against an empty bare remote, and the "floor" measured in the same run:
-  writing the same files and ``git add -A && git commit`` in a fresh work tree; the ratio;
+- first ``sync --once`` as a process against an empty bare remote (seconds, peak RSS), and the
+  "floor" measured in the same run: writing the same files and ``git add -A && git commit`` in a
+  fresh work tree; the ratio;
 - a no-change ``sync --once`` (fresh process state, so nothing is cached in memory): total and
   the part beyond the database query; whether a commit was made;
 - one changed row: time to a pushed commit and the files it touched.
@@ -14,6 +15,8 @@ Prints, on this machine:
 from __future__ import annotations
 
 import argparse
+import gc
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -21,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
@@ -117,11 +121,34 @@ def floor(files: dict[str, bytes], directory: Path) -> float:
     return time.perf_counter() - start
 
 
-def change_one_row(directory: Path, syncer: Syncer, uid: str) -> tuple[float, int]:
-    """UPDATE one row, sync; (seconds, files the commit touched)."""
+def sync_process(config_dir: Path) -> tuple[float, float, str]:
+    """``lynq-bridge sync --once`` as its own process: (seconds, peak RSS in MB, last line)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "lynq_bridge", "sync", "--once", "--config", str(config_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:
+        raise SystemExit(f"sync --once failed ({done.returncode}): {done.stderr[-2000:]}")
+    # ru_maxrss of children is the largest of them so far: only a new maximum is this one's.
+    rss = peak / 1024 if peak > before else float("nan")
+    return seconds, rss, done.stdout.strip().splitlines()[-1]
+
+
+def update_row(directory: Path, uid: str) -> None:
     with sqlite3.connect(directory / "tenants.db") as db:
         db.execute("UPDATE tenants SET replicas = replicas + 10 WHERE tenant_id = ?", (uid,))
     db.close()
+
+
+def change_one_row(directory: Path, syncer: Syncer, uid: str) -> tuple[float, int]:
+    """UPDATE one row, sync; (seconds, files the commit touched)."""
+    update_row(directory, uid)
     seconds, results = timed(syncer.sync_all)
     assert results[0].commit, results
     changed = subprocess.run(
@@ -141,41 +168,52 @@ def change_one_row(directory: Path, syncer: Syncer, uid: str) -> tuple[float, in
     return seconds, len(changed)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=10_000)
-    parser.add_argument("--dir", type=Path)
-    args = parser.parse_args()
-    directory = args.dir or Path(tempfile.mkdtemp(prefix="lynq-bench-"))
-    config_dir = build(directory, args.rows)
-    config = load_config(config_dir)
+def in_process_figures(
+    config: Any, sources: Datasources, directory: Path, args: argparse.Namespace
+) -> tuple[float, float]:
+    """Query, core render and plan, ``render --out`` and the floor; (query s, floor s).
+
+    A function, so that the render and the files it holds are freed before the processes run.
+    """
     hub = config.hubs[0]
     compiled = Compiled(config)
-    sources = Datasources(SecretsDirectory(None))
     query_s, (query, records) = timed(lambda: sources.fetch_records(hub))
     rows = rows_from_records(records, columns=query.variables)
     render_s, render = timed(lambda: render_hub(hub, compiled.forms_of(hub), rows, compiled.target))
     plan_s, plan = timed(
         lambda: plan_hub(hub, render, {}, previous_nodes={}, guard=DeletionGuard(25))
     )
-    files = len(plan.writes)
-    print(f"rows: {args.rows}, files: {files}")
+    print(f"rows: {args.rows}, files: {len(plan.writes)}")
     print(f"query (SQLite): {query_s:.3f} s")
     rate = args.rows / render_s
     print(f"render (core): {render_s:.3f} s = {rate:,.0f} rows/s; plan: {plan_s:.3f} s")
-    out = directory / "render-out"
-    cli_render_s, _ = timed(lambda: render_directory(config, out))
-    print(f"render --out (query + render + plan + write files): {cli_render_s:.3f} s")
+    if not args.no_render_out:
+        out = directory / "render-out"
+        cli_render_s, _ = timed(lambda: render_directory(config, out))
+        print(f"render --out (query + render + plan + write files): {cli_render_s:.3f} s")
+    return query_s, floor(plan.writes, directory)
 
-    floor_s = floor(plan.writes, directory)
-    syncer = Syncer(config)
-    first_s, results = timed(syncer.sync_all)
-    syncer.close()
-    assert results[0].commit, results
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--dir", type=Path)
+    parser.add_argument("--no-render-out", action="store_true", help="skip render --out")
+    args = parser.parse_args()
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="lynq-bench-"))
+    config_dir = build(directory, args.rows)
+    config = load_config(config_dir)
+    sources = Datasources(SecretsDirectory(None))
+    query_s, floor_s = in_process_figures(config, sources, directory, args)
+    gc.collect()
+    first_s, first_rss, line = sync_process(config_dir)
     print(
-        f"first sync --once: {first_s:.3f} s; floor (write files + git add -A + commit): "
-        f"{floor_s:.3f} s; ratio {first_s / floor_s:.2f}"
+        f"first sync --once (process): {first_s:.3f} s, peak RSS {first_rss:.0f} MB; floor (write "
+        f"files + git add -A + commit): {floor_s:.3f} s; ratio {first_s / floor_s:.2f}"
     )
+    print(f"  {line}")
+    nochange_p, _, _ = sync_process(config_dir)
+    print(f"no-change sync --once (process): {nochange_p:.3f} s")
 
     syncer = Syncer(config)  # fresh state, as a new `sync --once` process has
     nochange_s, results = timed(syncer.sync_all)
@@ -186,9 +224,13 @@ def main() -> None:
         f"the query; commit: {results[0].commit}"
     )
 
+    update_row(directory, "t00041")
+    one_p, _, line = sync_process(config_dir)
+    print(f"one changed row, fresh `sync --once` process: {one_p:.3f} s ({line.split(';')[0]})")
     one_s, changed = change_one_row(directory, Syncer(config), "t00042")
     print(
-        f"one changed row, fresh process: {one_s:.3f} s to a pushed commit touching {changed} files"
+        f"one changed row, new Syncer in this process: {one_s:.3f} s to a pushed commit "
+        f"touching {changed} files"
     )
     daemon = Syncer(config)  # the daemon keeps its render cache between syncs
     change_one_row(directory, daemon, "t00043")
@@ -196,17 +238,6 @@ def main() -> None:
     daemon.close()
     print(f"one changed row, daemon (warm cache): {one_s:.3f} s, {changed} files in the commit")
 
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "lynq_bridge", "sync", "--once", "--config", str(config_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    print(
-        f"no-change `lynq-bridge sync --once` as a process: {time.perf_counter() - start:.3f} s "
-        f"(exit {done.returncode})"
-    )
     sources.dispose()
     if not args.dir:
         shutil.rmtree(directory)

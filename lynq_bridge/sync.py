@@ -29,7 +29,15 @@ from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.credentials import credential_warnings, strip_credentials
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
-from lynq_bridge.core.inputs import INPUTS_FILE, trusted_inputs
+from lynq_bridge.core.inputs import (
+    INPUTS_FILE,
+    CommittedInputs,
+    HubListing,
+    node_blobs,
+    object_files,
+    trusted_inputs,
+    trusted_listing,
+)
 from lynq_bridge.core.layout import Target, is_node_dir
 from lynq_bridge.core.messages import Stamp, commit_message, is_settled
 from lynq_bridge.core.planning import (
@@ -167,11 +175,20 @@ class Syncer:
             self._caches[key] = cached
         return cached[1]
 
-    def _committed_inputs(self, existing: Mapping[str, str]) -> dict[str, str]:
-        """What each committed node was rendered from, where its files are intact."""
-        blob = existing.get(INPUTS_FILE)
+    def _committed(
+        self, commit: str | None, hub_dir: str, listing: HubListing
+    ) -> tuple[CommittedInputs, dict[str, str]]:
+        """The nodes the render-input index lets us trust (see ``core.inputs``), and the files
+        of the hub that planning needs before rendering: the hub's own, the engine files and
+        every node directory that is not trusted. A trusted node's files are never listed."""
+        blob = listing.files.get(INPUTS_FILE)
         index = self.git.read_blobs([blob]).get(blob) if blob else None
-        return trusted_inputs(existing, index)
+        trusted = trusted_listing(listing, index)
+        existing = dict(listing.files)
+        untrusted = [n for n in listing.nodes if n not in trusted]
+        existing.update(self.git.list_nodes(commit, hub_dir, untrusted))
+        objects = {**object_files(node_blobs(existing)), **trusted.objects}
+        return CommittedInputs(trusted, objects, trusted.digests), existing
 
     def close(self) -> None:
         self.git.close()
@@ -218,7 +235,8 @@ class Syncer:
             # Planned against the files actually on this head: after a rejected push the new head
             # may hold a hand edit of a node the index called unchanged. Its digest then fails,
             # so it is rendered (from the cache) and restored in this same sync.
-            existing = self.git.list_tree(head.commit, hub_dir)
+            listing = self.git.list_hub(head.commit, hub_dir)
+            committed, existing = self._committed(head.commit, hub_dir, listing)
             render = render_hub(
                 hub,
                 compiled.forms_of(hub),
@@ -227,10 +245,13 @@ class Syncer:
                 cache=self._cache(hub, stamp.form_revision),
                 progress=self.progress,
                 revision=stamp.form_revision,
-                committed=self._committed_inputs(existing),
+                committed=committed,
                 clock=time.monotonic,
             )
             result.nodes = render.node_count
+            # Gone nodes and unchanged ones rendered after all (a possible conflict): their files.
+            again = [n for n in listing.nodes if n in committed and n not in render.unchanged]
+            existing.update(self.git.list_nodes(head.commit, hub_dir, again))
             # Every attempt: a rejected push's new head may have committed some of the objects.
             self.claims.withhold(hub, render, existing)
             plan = plan_with_history(
@@ -241,6 +262,8 @@ class Syncer:
                 hub_dir=hub_dir,
                 guard=self.guard,
                 target=compiled.target,
+                listing=listing,
+                inputs=committed,
             )
             result.errors = render_errors(render)  # after planning: it may add conflicts
             _count(result, plan)
@@ -273,6 +296,8 @@ def plan_with_history(
     hub_dir: str,
     guard: DeletionGuard,
     target: Target,
+    listing: HubListing | None = None,
+    inputs: CommittedInputs | None = None,
 ) -> HubPlan:
     """Plan a hub, reading the committed lynqnode.yaml of nodes with render errors."""
     history = history_paths(render, existing)
@@ -288,6 +313,8 @@ def plan_with_history(
         },
         guard=guard,
         target=target,
+        listing=listing,
+        inputs=inputs,
     )
 
 

@@ -34,6 +34,8 @@ from lynq_bridge.adapters.packwriter import PackWriter
 from lynq_bridge.config.models import GitSettings
 from lynq_bridge.core.credentials import mask_credentials, mask_url, split_credentials
 from lynq_bridge.core.gittree import build_tree
+from lynq_bridge.core.inputs import HubListing
+from lynq_bridge.core.layout import is_node_dir
 from lynq_bridge.core.paths import UnsafePath, check_path, quote
 from lynq_bridge.errors import ConfigError, GitUnavailable, SourceUnavailable, UnsafeCommit
 
@@ -44,6 +46,7 @@ MIRROR = "mirror.git"  # the bare repository, inside the work directory
 LOCK_FILE = "lynq-bridge.lock"  # our own lock, next to the mirror rather than among git's files
 NEW_PACK = "new.pack"  # the objects of a commit being built, before index-pack stores them
 VERIFY_PACK = "verify.pack"  # the objects of a commit about to be pushed, checked like fsck
+LIST_NODES_AT_ONCE = 2000  # above this many node directories, one listing of the whole hub
 DEFAULT_USERNAME = "x-access-token"  # what GitHub, Gitea and most hosts accept with a token
 # Git asks this helper for the credentials of an http(s) remote; it answers from the environment
 # of that one git process, so the secret is in no argv (``ps``) and in no file. The empty
@@ -342,6 +345,64 @@ class GitStore:
             if kind == b"blob":
                 files[path.decode(errors="surrogateescape")[start:]] = sha.decode()
         return files
+
+    def list_hub(self, commit: str | None, prefix: str) -> HubListing:
+        """One level of the hub directory ``prefix``: each node directory's tree id, and every
+        other file (the hub's own, and the engine directories' files, recursively)."""
+        if commit is None:
+            return HubListing({}, {})
+        nodes: dict[str, str] = {}
+        files: dict[str, str] = {}
+        others: list[str] = []
+        for path, kind, sha in self._ls_tree(commit, [prefix + "/"], recursive=False):
+            name = path[len(prefix) + 1 :]
+            if kind != "tree":
+                files[name] = sha
+            elif is_node_dir(name):
+                nodes[name] = sha
+            else:
+                others.append(f"{prefix}/{name}/")
+        for path, _kind, sha in self._ls_tree(commit, others, recursive=True):
+            files[path[len(prefix) + 1 :]] = sha
+        return HubListing(nodes, files)
+
+    def list_nodes(self, commit: str | None, prefix: str, nodes: Iterable[str]) -> dict[str, str]:
+        """Blob ids of every file in the directories of ``nodes`` below ``prefix``, keyed by
+        path under it (the whole hub is listed once when that is cheaper)."""
+        wanted = sorted(set(nodes))
+        if commit is None or not wanted:
+            return {}
+        if len(wanted) > LIST_NODES_AT_ONCE:
+            keep = set(wanted)
+            every = self.list_tree(commit, prefix)
+            return {p: b for p, b in every.items() if p.split("/", 1)[0] in keep}
+        found = self._ls_tree(commit, [f"{prefix}/{n}/" for n in wanted], recursive=True)
+        return {path[len(prefix) + 1 :]: sha for path, kind, sha in found if kind == "blob"}
+
+    def _ls_tree(
+        self, commit: str, pathspecs: list[str], *, recursive: bool
+    ) -> list[tuple[str, str, str]]:
+        """(path, kind, object id) of ``git ls-tree`` at ``commit`` (whose paths are plain
+        prefixes: no wildcard or magic, so a directory named ``acme-*`` matches only itself)."""
+        if not pathspecs:
+            return []
+        flags = ("-r",) if recursive else ()
+        out = self._git(
+            "ls-tree",
+            *flags,
+            "-z",
+            "--full-tree",
+            commit,
+            "--",
+            *pathspecs,
+        ).stdout
+        entries = []
+        for record in out.split(b"\0"):
+            if record:
+                meta, _, path = record.partition(b"\t")
+                _mode, kind, sha = meta.split(b" ")
+                entries.append((path.decode(errors="surrogateescape"), kind.decode(), sha.decode()))
+        return entries
 
     def list_dirs(self, commit: str | None, prefix: str) -> list[str]:
         """Names of the directories directly below ``prefix`` at ``commit`` (one level)."""

@@ -31,14 +31,20 @@ if TYPE_CHECKING:  # rendering imports this module; the types are only annotatio
 def possible_conflicts(out: HubRender, objects: Mapping[str, frozenset[str]]) -> list[str]:
     """The unrendered nodes whose committed object files share a name with an object of another
     node: they must be rendered so that conflicts are settled on what they render."""
-    claims: dict[str, set[str]] = {}
+    owners: dict[str, str] = {}  # object file -> the first node claiming it
+    shared: set[str] = set()
+
+    def claim(file: str, name: str) -> None:
+        other = owners.setdefault(file, name)
+        if other != name:
+            shared.update((other, name))
+
     for name, node in out.nodes.items():
         for child in node.children:
-            claims.setdefault(child.file, set()).add(name)
+            claim(child.file, name)
     for name in (*out.unchanged, *out.blocked_nodes):
         for file in objects.get(name, ()):
-            claims.setdefault(file, set()).add(name)
-    shared = {n for names in claims.values() if len(names) > 1 for n in names}
+            claim(file, name)
     return sorted(shared & out.unchanged.keys())
 
 

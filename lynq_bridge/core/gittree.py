@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from lynq_bridge.core.paths import UnsafePath, quote
 
@@ -133,3 +133,26 @@ def _read_existing(
         for (directory, _oid), content in zip(wanted, contents, strict=True):
             found[directory] = parse_tree(content)
     return found
+
+
+def directory_id(files: Mapping[str, str]) -> str:
+    """The tree id (hex) Git gives a directory holding ``files`` (relative path -> blob id in
+    hex, all plain files), without storing anything."""
+    root: dict[str, Any] = {}
+    for path, blob in files.items():
+        *parents, name = path.split("/")
+        folder = root
+        for part in parents:
+            folder = folder.setdefault(part, {})
+        folder[name] = blob
+    return _folder_id(root).hex()
+
+
+def _folder_id(folder: Mapping[str, Any]) -> bytes:
+    entries: Entries = {}
+    for name, value in folder.items():
+        if isinstance(value, dict):
+            entries[name.encode("utf-8", "surrogateescape")] = (TREE_MODE, _folder_id(value))
+        else:
+            entries[name.encode("utf-8", "surrogateescape")] = (FILE_MODE, bytes.fromhex(value))
+    return object_id(b"tree", format_tree(entries))

@@ -1,54 +1,87 @@
 """The render-input index of a hub: which committed nodes need no re-rendering.
 
 ``<hub>/.lynq-inputs`` lists, per node, what it was rendered from (a key over the revision,
-the form and the row's values) and a digest of the node's committed files. A sync trusts a
-node when its key is unchanged and its files still match the digest, and then does not render
-it: a fresh process renders only the rows that changed. A node edited by hand fails the digest
-and is rendered (and restored). The index is metadata for the bridge alone: no kustomization
-lists it, so no GitOps engine applies it, and ``diff`` ignores it. Keeping it out of the
-manifests means a form change that leaves a node's output alone leaves its files alone too.
+the form and the row's values), a digest of the node's committed entries (the tree id of its
+directory and the ids of its engine files, so checking it needs one level of the hub's tree
+and nothing per file) and its object file names. A sync trusts a node when its key is
+unchanged and its entries still match the digest, and then does not render it, nor list its
+files: a fresh process renders and reads only the rows that changed. A node edited by hand
+fails the digest and is rendered (and restored). The index is metadata for the bridge alone:
+no kustomization lists it, so no GitOps engine applies it, and ``diff`` ignores it. Keeping it
+out of the manifests means a form change that leaves a node's output alone leaves its files
+alone too.
 
-A node left unrendered still owns its objects: ``trusted_inputs`` also returns the object file
-names (``kind_namespace_name.yaml``, which name the object up to its API group) of every
-committed node, so the renderer can re-render the unrendered nodes that may claim the same
-object as another node and settle the conflict exactly as it would without the index.
+A node left unrendered still owns its objects: the index keeps their file names
+(``kind_namespace_name.yaml``, which name the object up to its API group), so the renderer can
+re-render the unrendered nodes that may claim the same object as another node and settle the
+conflict exactly as it would without the index.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
-from lynq_bridge.core.layout import path_owner
+from lynq_bridge.core.gittree import directory_id
+from lynq_bridge.core.layout import is_node_dir, path_owner
 from lynq_bridge.core.naming import KUSTOMIZATION_FILE, NODE_FILE
 
 INPUTS_FILE = ".lynq-inputs"
-HEADER = b"# lynq-bridge render inputs: node, input key, digest of the node's files\n"
+HEADER = (
+    b"# lynq-bridge render inputs: node, input key, digest of the node's entries, object files\n"
+)
 
-Entry = tuple[str, str]  # (input key, files digest)
+Entry = tuple[str, str]  # (input key, node digest)
 
 
 def files_digest(blobs: Iterable[tuple[str, str]]) -> str:
-    """A short hash over (path, blob id) pairs, independent of their order."""
+    """A short hash over (path, object id) pairs, independent of their order."""
     digest = hashlib.sha256()
     for path, blob in sorted(blobs):
         digest.update(f"{path}\0{blob}\n".encode())
     return digest.hexdigest()[:24]
 
 
-def format_inputs(entries: Mapping[str, Entry]) -> bytes:
-    """The index file: one sorted line per node."""
-    lines = [f"{node} {key} {digest}\n" for node, (key, digest) in sorted(entries.items())]
+def node_digest(node: str, tree: str | None, engine: Iterable[tuple[str, str]]) -> str:
+    """The digest of a node's committed entries: the tree id of its directory and the ids of
+    its engine files. Reading it needs one level of the hub's tree, nothing per file."""
+    engine = list(engine)
+    if tree is not None and not engine:
+        return tree[:24]  # the directory's own id says it all: no hashing per node
+    return files_digest([*(((node, tree),) if tree is not None else ()), *engine])
+
+
+def digest_of_files(node: str, pairs: Iterable[tuple[str, str]]) -> str:
+    """``node_digest`` computed from the node's (path, blob id) pairs."""
+    inside: dict[str, str] = {}
+    engine: list[tuple[str, str]] = []
+    prefix = f"{node}/"
+    for path, blob in pairs:
+        if path.startswith(prefix):
+            inside[path[len(prefix) :]] = blob
+        else:
+            engine.append((path, blob))
+    return node_digest(node, directory_id(inside) if inside else None, engine)
+
+
+def format_inputs(entries: Mapping[str, tuple[str, str, Iterable[str]]]) -> bytes:
+    """The index file: one sorted line per node (key, digest, its object files or "-")."""
+    lines = [
+        f"{node} {key} {digest} {','.join(sorted(objects)) or '-'}\n"
+        for node, (key, digest, objects) in sorted(entries.items())
+    ]
     return HEADER + "".join(lines).encode()
 
 
-def parse_inputs(content: bytes | None) -> dict[str, Entry]:
-    """The entries of an index file (malformed lines are ignored: those nodes re-render)."""
-    entries: dict[str, Entry] = {}
+def parse_inputs(content: bytes | None) -> dict[str, tuple[str, str, str]]:
+    """node -> (key, digest, object files as written) of an index file; malformed lines are
+    ignored (those nodes re-render)."""
+    entries: dict[str, tuple[str, str, str]] = {}
     for line in (content or b"").decode(errors="replace").splitlines():
         parts = line.split()
-        if len(parts) == 3 and not line.startswith("#"):
-            entries[parts[0]] = (parts[1], parts[2])
+        if len(parts) == 4 and not line.startswith("#"):
+            entries[parts[0]] = (parts[1], parts[2], parts[3])
     return entries
 
 
@@ -62,13 +95,42 @@ def node_blobs(existing: Mapping[str, str]) -> dict[str, list[tuple[str, str]]]:
     return by_node
 
 
+@dataclass(frozen=True)
+class HubListing:
+    """One level of a hub directory as the branch holds it: the tree id of every node
+    directory, and every other file (the hub's own, and all engine files) with its blob id."""
+
+    nodes: Mapping[str, str]
+    files: Mapping[str, str]
+
+    @staticmethod
+    def of(existing: Mapping[str, str]) -> HubListing:
+        """The listing of a hub given all of its files (``render --out``, tests)."""
+        inside: dict[str, dict[str, str]] = {}
+        files: dict[str, str] = {}
+        for path, blob in existing.items():
+            first, sep, rest = path.partition("/")
+            if sep and is_node_dir(first):
+                inside.setdefault(first, {})[rest] = blob
+            else:
+                files[path] = blob
+        return HubListing({n: directory_id(f) for n, f in inside.items()}, files)
+
+
 class CommittedInputs(dict[str, str]):
     """node -> input key of the trusted nodes, plus ``objects``: node -> the object file names
-    of every committed node (trusted or not)."""
+    of every committed node known (trusted or not), and ``digests``: node -> the digest of each
+    trusted node, for the next index."""
 
-    def __init__(self, keys: Mapping[str, str], objects: Mapping[str, frozenset[str]]) -> None:
+    def __init__(
+        self,
+        keys: Mapping[str, str],
+        objects: Mapping[str, frozenset[str]],
+        digests: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(keys)
         self.objects: Mapping[str, frozenset[str]] = objects
+        self.digests: Mapping[str, str] = digests or {}
 
 
 def object_files(by_node: Mapping[str, Iterable[tuple[str, str]]]) -> dict[str, frozenset[str]]:
@@ -86,13 +148,24 @@ def object_files(by_node: Mapping[str, Iterable[tuple[str, str]]]) -> dict[str, 
     return out
 
 
+def trusted_listing(listing: HubListing, index: bytes | None) -> CommittedInputs:
+    """node -> input key, for each indexed node whose committed entries match its digest; with
+    the object files and digests of those nodes (see ``CommittedInputs``)."""
+    engine = node_blobs(listing.files)
+    keys: dict[str, str] = {}
+    objects: dict[str, frozenset[str]] = {}
+    digests: dict[str, str] = {}
+    for node, (key, digest, files) in parse_inputs(index).items():
+        tree = listing.nodes.get(node)
+        if tree is None or node_digest(node, tree, engine.get(node, ())) != digest:
+            continue
+        keys[node], digests[node] = key, digest
+        objects[node] = frozenset(files.split(",")) - {"-"}
+    return CommittedInputs(keys, objects, digests)
+
+
 def trusted_inputs(existing: Mapping[str, str], index: bytes | None) -> CommittedInputs:
-    """node -> input key, for each indexed node whose committed files match its digest (with
-    every committed node's object files, see ``CommittedInputs``)."""
-    by_node = node_blobs(existing)
-    keys = {
-        node: key
-        for node, (key, digest) in parse_inputs(index).items()
-        if node in by_node and files_digest(by_node[node]) == digest
-    }
-    return CommittedInputs(keys, object_files(by_node))
+    """``trusted_listing`` given all of a hub's files, with the object files of every
+    committed node."""
+    trusted = trusted_listing(HubListing.of(existing), index)
+    return CommittedInputs(trusted, object_files(node_blobs(existing)), trusted.digests)

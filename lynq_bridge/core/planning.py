@@ -16,7 +16,7 @@ A node's files include the engine files its target writes beside the node direct
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,9 @@ from lynq_bridge.core import naming
 from lynq_bridge.core.conflicts import settle_conflicts
 from lynq_bridge.core.inputs import (
     INPUTS_FILE,
-    files_digest,
+    CommittedInputs,
+    HubListing,
+    digest_of_files,
     format_inputs,
     node_blobs,
     object_files,
@@ -226,12 +228,18 @@ def plan_hub(
     previous_nodes: Mapping[str, bytes],
     guard: DeletionGuard,
     target: Target | None = None,
+    listing: HubListing | None = None,
+    inputs: CommittedInputs | None = None,
 ) -> HubPlan:
     """Plan the hub directory.
 
     ``existing`` maps paths relative to the hub directory to blob ids; ``previous_nodes`` holds
     the committed lynqnode.yaml of nodes with render errors (see ``history_paths``). ``target``
     lays the nodes out and adds engine files (default: plain, no engine).
+
+    With a ``listing`` (one level of the hub, see ``inputs``), ``existing`` needs the files of
+    every node except the unchanged ones (``render.unchanged``), which are kept whole by their
+    directory; ``inputs`` then gives their digests and object files for the index.
     """
     target = target or FlatTarget()
     plan = HubPlan(nodes=render.nodes)
@@ -240,6 +248,8 @@ def plan_hub(
         owner = path_owner(path)
         if owner is not None:
             by_node.setdefault(owner, []).append(path)
+    for name in listing.nodes if listing is not None else ():
+        by_node.setdefault(name, [])
     keep_whole = {n for n in (*render.blocked_nodes, *render.unchanged) if n in by_node}
     gone = sorted(set(by_node) - set(render.nodes) - keep_whole)
     if guard.holds(len(gone), len(by_node)):
@@ -276,8 +286,9 @@ def plan_hub(
                 {by_path[p] for p in changed if p in by_path}
                 | {f"removed {p.removeprefix(prefix)}" for p in stale}
             )
-    _plan_hub_files(plan, existing, desired, keep, target)
-    _plan_inputs(plan, render, existing, desired, keep)
+    kept_dirs = {n for n in keep_whole if listing is not None and n in listing.nodes}
+    _plan_hub_files(plan, existing, desired, keep, target, kept_dirs)
+    _plan_inputs(plan, render, existing, desired, keep, inputs)
     plan.deletes = sorted(p for p in existing if p not in desired and p not in keep)
     return plan
 
@@ -288,6 +299,7 @@ def _plan_hub_files(
     desired: dict[str, bytes],
     keep: set[str],
     target: Target,
+    kept_dirs: set[str],
 ) -> None:
     """The hub's own files: its kustomization.yaml listing every node directory, and one
     kustomization.yaml per engine directory listing every engine file below it. An engine
@@ -297,6 +309,7 @@ def _plan_hub_files(
     # out of the listings, so it can never break a kustomization.
     paths = [p for p in (*desired, *keep) if not path_problem(p)]
     node_dirs = {p.split("/", 1)[0] for p in paths if "/" in p and is_node_dir(p.split("/")[0])}
+    node_dirs |= kept_dirs  # unchanged nodes, kept by their directory without their files
     hub_files = {naming.KUSTOMIZATION_FILE: kustomization(node_dirs)}
     engine_paths = [p for p in paths if "/" in p and not is_node_dir(p.split("/")[0])]
     for directory in sorted({*target.engine_dirs, *(p.split("/")[0] for p in engine_paths)}):
@@ -315,18 +328,24 @@ def _plan_inputs(
     existing: Mapping[str, str],
     desired: dict[str, bytes],
     keep: set[str],
+    inputs: CommittedInputs | None,
 ) -> None:
     """The render-input index (see ``inputs``): rendered clean nodes with the digest of their
-    new files, unrendered ones with the digest of their committed files."""
-    entries: dict[str, tuple[str, str]] = {}
+    new files, unrendered ones with the digest of their committed entries."""
+    entries: dict[str, tuple[str, str, Iterable[str]]] = {}
     for name, node in render.nodes.items():
         if node.input_key and not (node.failed or node.skipped) and node.assembled is not None:
-            blobs = ((p, b) for p, (_, b) in node.assembled.items())
-            entries[name] = (node.input_key, files_digest(blobs))
+            pairs = [(p, b) for p, (_, b) in node.assembled.items()]
+            objects = object_files({name: pairs})[name]
+            entries[name] = (node.input_key, digest_of_files(name, pairs), objects)
     committed = node_blobs(existing)
     for name, key in render.unchanged.items():
-        if name in committed:
-            entries[name] = (key, files_digest(committed[name]))
+        if inputs is not None and name in inputs.digests:
+            entries[name] = (key, inputs.digests[name], inputs.objects.get(name, ()))
+        elif name in committed:
+            pairs = committed[name]
+            objects = object_files({name: pairs})[name]
+            entries[name] = (key, digest_of_files(name, pairs), objects)
     if not entries:  # e.g. every node held by the guard: leave the index as it is
         keep.add(INPUTS_FILE)
         return

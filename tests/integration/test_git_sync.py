@@ -489,3 +489,78 @@ def test_form_change_touches_only_the_nodes_whose_output_changes(bridge: Bridge)
         "lynq/default/tenants/beta-web/lynqnode.yaml",
     ]
     assert "Lynq-Nodes-Updated: beta-web" in bridge.message()
+
+
+def test_fresh_sync_lists_the_files_of_the_changed_node_only(
+    bridge: Bridge, sqlite_db: SqliteDatabase, monkeypatch: Any
+) -> None:
+    """The index is checked against one level of the hub's tree (each node directory's id):
+    the files of unchanged nodes are never listed, the whole hub is never listed."""
+    from lynq_bridge.adapters.gitstore import GitStore
+    from lynq_bridge.config.loading import load_config
+    from lynq_bridge.sync import Syncer
+
+    assert bridge.sync() == 0
+    sqlite_db.execute("UPDATE tenants SET replicas = 9 WHERE tenant_id = 'beta'")
+    listed: list[str] = []
+    real = GitStore.list_nodes
+
+    def recording(self: GitStore, commit: Any, prefix: str, nodes: Any) -> dict[str, str]:
+        nodes = list(nodes)
+        listed.extend(nodes)
+        return real(self, commit, prefix, nodes)
+
+    def whole_hub(*_: Any) -> None:
+        raise AssertionError("listed every file of the hub")
+
+    monkeypatch.setattr(GitStore, "list_nodes", recording)
+    monkeypatch.setattr(GitStore, "list_tree", whole_hub)
+    syncer = Syncer(load_config(bridge.config))
+    try:
+        (result,) = syncer.sync_all()
+    finally:
+        syncer.close()
+    assert result.commit and result.updated == 1
+    assert listed == ["beta-web"]
+
+
+def test_hand_edit_of_an_unchanged_node_is_seen_by_its_directory_id(
+    bridge: Bridge, sqlite_db: SqliteDatabase, tmp_path: Path
+) -> None:
+    """A person's edit in a node whose row did not change: the node's directory id no longer
+    matches the index, so the node is rendered and restored while another row changes."""
+    assert bridge.sync() == 0
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", str(bridge.remote), str(clone))
+    target = clone / NODE / "service_default_acme-app.yaml"
+    original = target.read_text()
+    target.write_text(original.replace("port: 80", "port: 81"))
+    commit_by_hand(clone, "edit")
+    sqlite_db.execute("UPDATE tenants SET replicas = 9 WHERE tenant_id = 'beta'")
+    assert bridge.sync() == 0
+    assert bridge.show(f"{NODE}/service_default_acme-app.yaml") == original
+    assert "Lynq-Nodes-Updated: acme-web, beta-web" in bridge.message()
+
+
+def test_node_directories_are_listed_literally(bridge: Bridge, tmp_path: Path) -> None:
+    """A directory a person named ``acme-*`` lists its own files, not those of acme-web."""
+    from lynq_bridge.adapters.gitstore import GitStore
+    from lynq_bridge.config.loading import load_config
+
+    assert bridge.sync() == 0
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", str(bridge.remote), str(clone))
+    (clone / "lynq/default/tenants/acme-*").mkdir()
+    (clone / "lynq/default/tenants/acme-*/x.yaml").write_text("a: 1\n")
+    commit_by_hand(clone, "odd directory")
+    config = load_config(bridge.config)
+    store = GitStore(config.bridge.spec.git, tmp_path / "work2")
+    store.open()
+    try:
+        head = store.fetch_head().commit
+        listing = store.list_hub(head, "lynq/default/tenants")
+        assert {"acme-*", "acme-web", "beta-web"} <= set(listing.nodes)
+        files = store.list_nodes(head, "lynq/default/tenants", ["acme-*"])
+    finally:
+        store.close()
+    assert files.keys() == {"acme-*/x.yaml"}

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
-from bridge_harness import Bridge, SqliteDatabase
+from bridge_harness import Bridge, SqliteDatabase, commit_by_hand, git
 from controlplane import ControlPlane, find_binaries, install_crds, start_control_plane
 from services import missing_service
 from targets_fixture import FORM_YAML
@@ -167,6 +167,32 @@ def test_sync_commits_engine_files_and_removes_them_with_their_row(
     assert "Lynq-Nodes-Removed: gamma-web" in bridge.message()
     listed = bridge.load(f"{prefix}/argocd/kustomization.yaml")["resources"]
     assert listed == ["acme-web.yaml", "beta-web.yaml"]
+
+
+@pytest.mark.parametrize("bridge", ["both"], indirect=True)
+def test_engine_files_of_unchanged_nodes_are_kept_listed_and_checked(
+    bridge: Bridge, sqlite_database: Path, tmp_path: Path
+) -> None:
+    """A fresh sync that renders one changed row keeps every other node's engine files and
+    lists them in the engine kustomizations; an engine file edited by hand (a node whose row
+    did not change) fails the node's digest and is restored."""
+    assert bridge.sync() == 0
+    prefix = f"lynq/{HUB}"
+    before = {p: bridge.show(p) for p in bridge.files() if "/argocd/" in p or "/flux/" in p}
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", str(bridge.remote), str(clone))
+    app = clone / prefix / "argocd" / "acme-web.yaml"
+    app.write_text(app.read_text() + "# edited by hand\n")
+    commit_by_hand(clone, "edit an Application")
+    SqliteDatabase(sqlite_database).execute(
+        "UPDATE tenants SET replicas = 7 WHERE tenant_id = 'beta'"
+    )
+    assert bridge.sync() == 0
+    after = {p: bridge.show(p) for p in bridge.files() if "/argocd/" in p or "/flux/" in p}
+    assert after.keys() == before.keys()
+    assert after[f"{prefix}/argocd/acme-web.yaml"] == before[f"{prefix}/argocd/acme-web.yaml"]
+    assert after[f"{prefix}/flux/kustomization.yaml"] == before[f"{prefix}/flux/kustomization.yaml"]
+    assert "Lynq-Nodes-Updated: acme-web, beta-web" in bridge.message()
 
 
 @pytest.mark.parametrize("bridge", ["flux"], indirect=True)

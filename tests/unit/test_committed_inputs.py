@@ -101,11 +101,18 @@ def test_index_digest_and_parsing_are_exact() -> None:
     digest = files_digest([("a-web/x.yaml", "1" * 40), ("a-web/lynqnode.yaml", "2" * 40)])
     assert len(digest) == 24 and int(digest, 16) >= 0
     assert digest == files_digest([("a-web/lynqnode.yaml", "2" * 40), ("a-web/x.yaml", "1" * 40)])
-    content = format_inputs({"b-web": ("k2", "d2"), "a-web": ("k1", "d1")})
-    assert content.splitlines()[1:] == [b"a-web k1 d1", b"b-web k2 d2"]
-    assert parse_inputs(content) == {"a-web": ("k1", "d1"), "b-web": ("k2", "d2")}
+    content = format_inputs(
+        {"b-web": ("k2", "d2", ["y.yaml", "x.yaml"]), "a-web": ("k1", "d1", [])}
+    )
+    assert content.splitlines()[1:] == [b"a-web k1 d1 -", b"b-web k2 d2 x.yaml,y.yaml"]
+    assert parse_inputs(content) == {
+        "a-web": ("k1", "d1", "-"),
+        "b-web": ("k2", "d2", "x.yaml,y.yaml"),
+    }
     assert parse_inputs(None) == {} == parse_inputs(b"")
-    assert parse_inputs(b"# a-web k1 d1\nc-web k3\nd-web k4 d4\n") == {"d-web": ("k4", "d4")}
+    # An index of an older version (three fields) or a damaged line trusts nothing.
+    lines = b"# a-web k1 d1 -\nc-web k3\nd-web k4 d4\ne-web k5 d5 x.yaml\n"
+    assert parse_inputs(lines) == {"e-web": ("k5", "d5", "x.yaml")}
     files = object_files(
         {
             "a-web": [
@@ -123,4 +130,4 @@ def test_index_digest_and_parsing_are_exact() -> None:
 def test_a_comment_line_of_three_words_is_not_an_entry() -> None:
     from lynq_bridge.core.inputs import parse_inputs
 
-    assert parse_inputs(b"# x y\na-web k d\n") == {"a-web": ("k", "d")}
+    assert parse_inputs(b"# x y z\na-web k d -\n") == {"a-web": ("k", "d", "-")}
