@@ -169,6 +169,8 @@ class Syncer:
 
     def _cache(self, hub: LynqHub, revision: str) -> dict[Any, NodeRender]:
         key = hub_key(hub)
+        # Per hub: (commit, its listing, its trusted index) as this syncer left the branch.
+        self._known: dict[str, tuple[str, HubListing, CommittedInputs]] = {}
         cached = self._caches.get(key)
         if cached is None or cached[0] != revision:
             cached = (revision, {})
@@ -176,19 +178,51 @@ class Syncer:
         return cached[1]
 
     def _committed(
-        self, commit: str | None, hub_dir: str, listing: HubListing
-    ) -> tuple[CommittedInputs, dict[str, str]]:
-        """The nodes the render-input index lets us trust (see ``core.inputs``), and the files
-        of the hub that planning needs before rendering: the hub's own, the engine files and
-        every node directory that is not trusted. A trusted node's files are never listed."""
-        blob = listing.files.get(INPUTS_FILE)
-        index = self.git.read_blobs([blob]).get(blob) if blob else None
-        trusted = trusted_listing(listing, index)
+        self, hub: LynqHub, commit: str | None, hub_dir: str
+    ) -> tuple[HubListing, CommittedInputs, dict[str, str]]:
+        """One level of the hub, the nodes the render-input index lets us trust (see
+        ``core.inputs``), and the files of the hub that planning needs before rendering: the
+        hub's own, the engine files and every node directory that is not trusted. A trusted
+        node's files are never listed.
+
+        When ``commit`` is the one this syncer made or found unchanged last time, the daemon
+        knows the listing and the index already: nothing is read but the untrusted nodes."""
+        known = self._known.get(hub_key(hub))
+        if commit is not None and known is not None and known[0] == commit:
+            listing, trusted = known[1], known[2]
+        else:
+            listing = self.git.list_hub(commit, hub_dir)
+            blob = listing.files.get(INPUTS_FILE)
+            index = self.git.read_blobs([blob]).get(blob) if blob else None
+            trusted = trusted_listing(listing, index)
         existing = dict(listing.files)
         untrusted = [n for n in listing.nodes if n not in trusted]
         existing.update(self.git.list_nodes(commit, hub_dir, untrusted))
         objects = {**object_files(node_blobs(existing)), **trusted.objects}
-        return CommittedInputs(trusted, objects, trusted.digests), existing
+        return listing, CommittedInputs(trusted, objects, trusted.digests), existing
+
+    def _remember(
+        self, hub: LynqHub, commit: str, listing: HubListing, inputs: CommittedInputs
+    ) -> None:
+        """What the branch holds at ``commit`` for the next sync of ``hub`` (see
+        ``_committed``); only the trusted nodes' keys, digests and object files are kept."""
+        trusted = CommittedInputs(
+            inputs, {n: inputs.objects[n] for n in inputs if n in inputs.objects}, inputs.digests
+        )
+        self._known[hub_key(hub)] = (commit, listing, trusted)
+
+    def _remember_commit(
+        self, hub: LynqHub, commit: str, listing: HubListing, plan: HubPlan, hub_dir: str
+    ) -> None:
+        """After a push: the listing and index that ``commit`` holds, from the plan it made."""
+        if plan.index is None:  # the committed index was kept: read it again next time
+            self._known.pop(hub_key(hub), None)
+            return
+        after = listing.after(plan.writes, plan.deletes, plan.removed)
+        keys = {n: key for n, (key, _digest, _objects) in plan.index.items()}
+        digests = {n: digest for n, (_key, digest, _objects) in plan.index.items()}
+        objects = {n: files for n, (_key, _digest, files) in plan.index.items()}
+        self._remember(hub, commit, after, CommittedInputs(keys, objects, digests))
 
     def close(self) -> None:
         self.git.close()
@@ -235,8 +269,7 @@ class Syncer:
             # Planned against the files actually on this head: after a rejected push the new head
             # may hold a hand edit of a node the index called unchanged. Its digest then fails,
             # so it is rendered (from the cache) and restored in this same sync.
-            listing = self.git.list_hub(head.commit, hub_dir)
-            committed, existing = self._committed(head.commit, hub_dir, listing)
+            listing, committed, existing = self._committed(hub, head.commit, hub_dir)
             render = render_hub(
                 hub,
                 compiled.forms_of(hub),
@@ -274,6 +307,8 @@ class Syncer:
             sha = self.git.commit(
                 head.commit,
                 writes={f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
+                if head.commit is not None:
+                    self._remember(hub, head.commit, listing, committed)
                 deletes=[f"{hub_dir}/{p}" for p in plan.deletes],
                 message=commit_message(plan, stamp, result.errors),
             )
@@ -288,6 +323,7 @@ class Syncer:
 
 
 def plan_with_history(
+                self._remember_commit(hub, sha, listing, plan, hub_dir)
     hub: LynqHub,
     render: HubRender,
     existing: Mapping[str, str],

@@ -23,7 +23,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from lynq_bridge.core.gittree import directory_id
+from lynq_bridge.core.gittree import directory_id, object_id
 from lynq_bridge.core.layout import is_node_dir, path_owner
 from lynq_bridge.core.naming import KUSTOMIZATION_FILE, NODE_FILE
 
@@ -115,6 +115,27 @@ class HubListing:
             else:
                 files[path] = blob
         return HubListing({n: directory_id(f) for n, f in inside.items()}, files)
+
+    def after(
+        self, written: Mapping[str, bytes], deleted: Iterable[str], removed: Iterable[str]
+    ) -> HubListing:
+        """This listing once a commit wrote ``written`` (path -> content), deleted ``deleted``
+        and removed the node directories ``removed``. A node directory that is new or changed
+        has no tree id here (""), so this listing trusts none of them by itself: it goes with
+        the index entries of the plan that made the commit (see ``Syncer``)."""
+        nodes = dict(self.nodes)
+        files = dict(self.files)
+        for path in deleted:
+            files.pop(path, None)
+        for path, content in written.items():
+            first, sep, _ = path.partition("/")
+            if sep and is_node_dir(first):
+                nodes[first] = ""
+            else:
+                files[path] = object_id(b"blob", content).hex()
+        for name in removed:
+            nodes.pop(name, None)
+        return HubListing(nodes, files)
 
 
 class CommittedInputs(dict[str, str]):

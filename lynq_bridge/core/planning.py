@@ -16,7 +16,7 @@ A node's files include the engine files its target writes beside the node direct
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +87,9 @@ class HubPlan:
     updated: dict[str, list[str]] = field(default_factory=dict)  # node -> changed resource ids
     removed: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # removals held by the deletion guard
+    # node -> (input key, digest, object files) as the index now lists them; None when the
+    # committed index is kept as it is
+    index: dict[str, tuple[str, str, frozenset[str]]] | None = None
     nodes: dict[str, NodeRender] = field(default_factory=dict)
 
     @property
@@ -332,7 +335,7 @@ def _plan_inputs(
 ) -> None:
     """The render-input index (see ``inputs``): rendered clean nodes with the digest of their
     new files, unrendered ones with the digest of their committed entries."""
-    entries: dict[str, tuple[str, str, Iterable[str]]] = {}
+    entries: dict[str, tuple[str, str, frozenset[str]]] = {}
     for name, node in render.nodes.items():
         if node.input_key and not (node.failed or node.skipped) and node.assembled is not None:
             pairs = [(p, b) for p, (_, b) in node.assembled.items()]
@@ -341,7 +344,7 @@ def _plan_inputs(
     committed = node_blobs(existing)
     for name, key in render.unchanged.items():
         if inputs is not None and name in inputs.digests:
-            entries[name] = (key, inputs.digests[name], inputs.objects.get(name, ()))
+            entries[name] = (key, inputs.digests[name], inputs.objects.get(name, frozenset()))
         elif name in committed:
             pairs = committed[name]
             objects = object_files({name: pairs})[name]
@@ -349,6 +352,7 @@ def _plan_inputs(
     if not entries:  # e.g. every node held by the guard: leave the index as it is
         keep.add(INPUTS_FILE)
         return
+    plan.index = entries
     content = format_inputs(entries)
     desired[INPUTS_FILE] = content
     if existing.get(INPUTS_FILE) != blob_id(content):

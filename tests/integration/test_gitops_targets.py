@@ -311,3 +311,54 @@ def test_example_manifests_are_accepted_by_the_api_server(gitops_plane: ControlP
         "Kustomization",
     }
     dry_run(gitops_plane, documents)
+
+
+@pytest.mark.parametrize("bridge", ["both"], indirect=True)
+def test_daemon_reuses_what_it_committed_and_ends_where_a_fresh_sync_does(
+    bridge: Bridge, sqlite_database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-lived Syncer knows the listing and index of the commit it pushed: its next sync
+    reads neither. Through inserts, updates and removals it reaches the tree a fresh process
+    computes, which then finds nothing to commit."""
+    from lynq_bridge.adapters.gitstore import GitStore
+    from lynq_bridge.config.loading import load_config
+    from lynq_bridge.sync import Syncer
+
+    database = SqliteDatabase(sqlite_database)
+    daemon = Syncer(load_config(bridge.config))
+    listed: list[str] = []
+    real = GitStore.list_hub
+
+    def recording(self: GitStore, commit: Any, prefix: str) -> Any:
+        listed.append(commit)
+        return real(self, commit, prefix)
+
+    monkeypatch.setattr(GitStore, "list_hub", recording)
+    try:
+        assert daemon.sync_all()[0].commit
+        steps = [
+            "UPDATE tenants SET replicas = 5 WHERE tenant_id = 'acme'",
+            "INSERT INTO tenants (tenant_id, active) VALUES ('delta', '1')",
+            "UPDATE tenants SET active = '0' WHERE tenant_id = 'gamma'",
+            "UPDATE tenants SET replicas = 4 WHERE tenant_id = 'delta'",
+        ]
+        removed = []
+        for statement in steps:
+            database.execute(statement)
+            (result,) = daemon.sync_all()
+            assert result.commit and not result.failure, statement
+            removed.append(result.removed)
+        assert removed == [0, 0, 1, 0]  # gamma-web is gone once, not again in the next commit
+    finally:
+        daemon.close()
+    assert len(listed) == 1  # only the first sync listed the hub
+    head = bridge.head()
+    assert bridge.sync() == 0 and bridge.head() == head  # a fresh process: nothing to do
+    out = bridge.root / "fresh"
+    assert bridge.cli("render", "--out", str(out)) == 0
+    prefix = f"lynq/{HUB}/"
+    committed = {p.removeprefix(prefix): bridge.show(p) for p in bridge.files()}
+    written = {
+        str(f.relative_to(out / HUB)): f.read_text() for f in (out / HUB).rglob("*") if f.is_file()
+    }
+    assert committed == written
