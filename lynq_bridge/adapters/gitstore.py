@@ -480,9 +480,7 @@ class GitStore:
             raise UnsafeCommit(
                 f"commit to branch {self.branch} of {self.shown_url} refused: {exc}"
             ) from exc
-        root = None
-        if parent is not None:
-            root = bytes.fromhex(self._git("rev-parse", f"{parent}^{{tree}}").stdout.decode())
+        root = f"{parent}^{{tree}}" if parent is not None else None
         pack = PackWriter(self.dir / NEW_PACK)
         try:
             tree = build_tree(
@@ -517,9 +515,9 @@ class GitStore:
             sha = self._sign(sha, parent, message)
         return sha
 
-    def _read_trees(self, oids: list[bytes]) -> list[bytes]:
-        contents = self._cat([oid.hex() for oid in oids])
-        missing = [oid.hex() for oid, c in zip(oids, contents, strict=True) if c is None]
+    def _read_trees(self, names: list[str]) -> list[bytes]:
+        contents = self._cat(names)
+        missing = [name for name, c in zip(names, contents, strict=True) if c is None]
         if missing:
             raise GitUnavailable(f"tree {missing[0]} of the Git mirror {self.git_dir} is missing")
         return [c for c in contents if c is not None]

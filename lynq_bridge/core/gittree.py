@@ -21,7 +21,7 @@ TREE_MODE: Final = b"40000"
 FILE_MODE: Final = b"100644"
 
 Entries = dict[bytes, tuple[bytes, bytes]]  # name -> (mode, 20-byte object id)
-ReadTrees = Callable[[list[bytes]], list[bytes]]  # object ids -> raw tree contents, in order
+ReadTrees = Callable[[list[str]], list[bytes]]  # object names -> raw tree contents, in order
 AddObject = Callable[[bytes, bytes], bytes]  # (kind, content) -> 20-byte object id
 
 
@@ -61,14 +61,15 @@ def _split(path: str) -> tuple[bytes, ...]:
 
 
 def build_tree(
-    root: bytes | None,
+    root: str | None,
     *,
     writes: Mapping[str, bytes],
     deletes: Iterable[str],
     read: ReadTrees,
     add: AddObject,
 ) -> bytes:
-    """The id of a tree that is ``root`` (None: empty) with ``writes`` stored as plain files
+    """The id of a tree that is ``root`` (an object name such as ``<commit>^{tree}``; None:
+    empty) with ``writes`` stored as plain files
     and ``deletes`` removed; directories left empty disappear, as in Git.
 
     Only the directories on a changed path are read (one ``read`` call per depth) and
@@ -112,7 +113,7 @@ def build_tree(
 
 
 def _read_existing(
-    root: bytes | None, touched: set[tuple[bytes, ...]], read: ReadTrees
+    root: str | None, touched: set[tuple[bytes, ...]], read: ReadTrees
 ) -> dict[tuple[bytes, ...], Entries]:
     """The current entries of every touched directory that exists, read depth by depth."""
     found: dict[tuple[bytes, ...], Entries] = {}
@@ -129,7 +130,7 @@ def _read_existing(
             entry = found.get(directory[:-1], {}).get(directory[-1])
             if entry is not None and entry[0] == TREE_MODE:
                 wanted.append((directory, entry[1]))
-        contents = read([oid for _, oid in wanted]) if wanted else []
+        contents = read([oid.hex() for _, oid in wanted]) if wanted else []
         for (directory, _oid), content in zip(wanted, contents, strict=True):
             found[directory] = parse_tree(content)
     return found

@@ -40,12 +40,12 @@ class Store:
 
     def __init__(self, repo: Path) -> None:
         self.repo = repo
-        self.reads: list[list[bytes]] = []
+        self.reads: list[list[str]] = []
         self.pack = PackWriter(repo / "new.pack")
 
-    def read(self, oids: list[bytes]) -> list[bytes]:
-        self.reads.append(oids)
-        return [git(self.repo, "cat-file", "tree", oid.hex()) for oid in oids]
+    def read(self, names: list[str]) -> list[bytes]:
+        self.reads.append(names)
+        return [git(self.repo, "cat-file", "tree", name) for name in names]
 
     def store(self) -> None:
         self.pack.finish()
@@ -105,7 +105,9 @@ def test_changed_paths_on_top_of_a_tree_equal_the_index_result(repo: Path, store
     store.store()
     writes = {"lynq/ns/hub/t3/a": b"new", "lynq/ns/hub/t99/a": b"added"}
     deletes = ["lynq/ns/hub/t5/a", "lynq/ns/hub/t5/b", "lynq/ns/hub/t7/b", "lynq/ns/hub/none/x"]
-    tree = build_tree(root, writes=writes, deletes=deletes, read=store.read, add=store.pack.add)
+    tree = build_tree(
+        root.hex(), writes=writes, deletes=deletes, read=store.read, add=store.pack.add
+    )
     after = {**before, **writes}
     for path in deletes:
         after.pop(path, None)
@@ -119,7 +121,7 @@ def test_changed_paths_on_top_of_a_tree_equal_the_index_result(repo: Path, store
 def test_deleting_everything_leaves_the_empty_tree(repo: Path, store: Store) -> None:
     root = build_tree(None, writes={"a/b": b"1"}, deletes=[], read=store.read, add=store.pack.add)
     store.store()
-    tree = build_tree(root, writes={}, deletes=["a/b"], read=store.read, add=store.pack.add)
+    tree = build_tree(root.hex(), writes={}, deletes=["a/b"], read=store.read, add=store.pack.add)
     assert tree.hex() == EMPTY_TREE
 
 
@@ -139,7 +141,7 @@ def test_any_name_git_listed_can_be_deleted_and_nothing_else_goes(
     outer = format_tree({b"lynq": (b"40000", bytes.fromhex(inner_id.decode().strip()))})
     root = git(repo, "hash-object", "-w", "-t", "tree", "--literally", "--stdin", input=outer)
     tree = build_tree(
-        bytes.fromhex(root.decode().strip()),
+        root.decode().strip(),
         writes={},
         deletes=[f"lynq/{name}"],
         read=store.read,
