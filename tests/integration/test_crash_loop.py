@@ -1,10 +1,10 @@
 """A real crash loop: ``sync --once`` of a 2,000-row table killed with SIGKILL again and again.
 
 The bridge keeps no state but the remote branch, so whatever moment a kill lands on (rendering,
-the fetch, the index-pack that stores a new commit, the pre-push fsck, the push itself, with git's lock files and our own
-lock held), the next run must converge. After the kills and one clean sync the remote holds
-exactly what ``render --out`` writes for the same rows, ``git fsck --strict`` is clean and the
-history is linear (issue 7: "a crash heals by itself").
+the fetch, the index-pack that stores a new commit, the pre-push fsck, the push itself, with
+git's lock files and our own lock held), the next run must converge. After the kills and one
+clean sync the remote holds exactly what ``render --out`` writes for the same rows, ``git fsck
+--strict`` is clean and the history is linear (issue 7: "a crash heals by itself").
 
 The remote is served by ``git daemon``, as a real server would be: its receive-pack is not one of
 the bridge's processes, so killing the bridge's process group does not also kill the server.
