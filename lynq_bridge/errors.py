@@ -12,7 +12,9 @@ exception never reaches the command line. Errors are sorted by what to do next::
         ├── SourceUnavailable       the database cannot be read
         ├── GitConflict             the remote kept moving; the push was not accepted
         ├── GitUnavailable          the remote or the local mirror cannot be used
-        └── ClusterUnavailable      the Kubernetes API cannot be reached or refused us
+        ├── ClusterUnavailable      the Kubernetes API cannot be reached or refused us
+        │   └── ClusterConflict     409: someone else changed or created the object first
+        └── LeaseLost               this replica no longer holds the hub's Lease; not pushed
 
 Every message is one sentence naming the object and the cause.
 """
@@ -61,3 +63,11 @@ class GitUnavailable(TemporaryError):
 
 class ClusterUnavailable(TemporaryError):
     """The Kubernetes API server failed or refused a request."""
+
+
+class ClusterConflict(ClusterUnavailable):
+    """The API server answered 409: another writer changed or created the object first."""
+
+
+class LeaseLost(TemporaryError):
+    """This replica lost the hub's Lease before the push; another replica syncs the hub."""

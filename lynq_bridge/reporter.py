@@ -1,311 +1,28 @@
-"""One status-reporter pass: read the live cluster, compute LynqNode status, write what changed.
+"""The status reporter's entry points: one pass (``report_once``) or watching (``watch``).
 
-Straight-line, like ``sync.py``: list LynqNodes -> group their inventories by (kind, namespace)
--> one list call per group -> compute each node's status (``lynq_bridge.core.status``) -> patch
-the statuses that changed, with their Events -> roll up LynqHubs and LynqForms that exist.
-Requests grow with kinds x namespaces, not with objects. A malformed node is reported
-``Stalled`` and never stops the pass; an API error is counted, reported in the result, and the
-affected nodes are left as they are until the next pass retries. ``watch`` repeats passes on an
-interval with one connection, so discovery of custom kinds is paid once.
+``report_once`` (``lynq-bridge report``) is one straight-line pass with a fresh connection:
+list LynqNodes, list each (kind, namespace) their inventories name, compute, patch what
+changed, roll up (``lynq_bridge.reporting``). ``watch`` (the daemon, when
+``spec.report.enabled``) lists once and then follows watches (``lynq_bridge.watcher``): a
+child's status change reaches its LynqNode in well under a second, and an idle cluster costs
+no requests beyond the open watches.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 
-from lynq_bridge.adapters.cluster import (
-    LYNQ_FORM,
-    LYNQ_HUB,
-    LYNQ_NODE,
-    ClusterClient,
-    ResourceType,
-)
-from lynq_bridge.config.models import LynqNode
-from lynq_bridge.core import readiness, rollups
-from lynq_bridge.core.conditions import format_time
-from lynq_bridge.core.inventory import Malformed, parse_node, parse_previous
-from lynq_bridge.core.status import (
-    NodeOutcome,
-    compute_malformed_status,
-    compute_node_status,
-    status_changed,
-    status_document,
-)
+from lynq_bridge.adapters.cluster import ClusterClient
+from lynq_bridge.core.watching import backoff_seconds
 from lynq_bridge.errors import ClusterUnavailable
+from lynq_bridge.reporting import WRITE_WORKERS, Clock, Reporter, ReportResult, utc_now
+from lynq_bridge.watcher import RESYNC_SECONDS, StatusWatcher
+
+__all__ = ["WRITE_WORKERS", "Clock", "ReportResult", "Reporter", "report_once", "watch"]
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], dt.datetime]
-WRITE_WORKERS = 8  # parallel status patches; the API server handles these cheaply
-GroupKey = tuple[ResourceType, str | None]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class ReportResult:
-    """What one pass did. ``writes`` counts status patches, ``events`` Events created."""
-
-    nodes: int
-    writes: int
-    requests: int
-    errors: int
-    events: int = 0
-    seconds: float = 0.0
-    messages: tuple[str, ...] = ()
-
-
-@dataclass
-class _Pass:
-    """Mutable bookkeeping of one pass."""
-
-    now: dt.datetime
-    errors: list[str] = field(default_factory=list)
-    writes: int = 0
-    events: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def fail(self, message: str) -> None:
-        with self.lock:
-            self.errors.append(message)
-
-
-@dataclass
-class _Judged:
-    raw: Mapping[str, Any]
-    outcome: NodeOutcome | None  # None: not evaluated this pass (a list call failed)
-
-
-@dataclass
-class _Children:
-    """The live children of this pass, by (kind, namespace) and name."""
-
-    types: dict[tuple[str, str], ResourceType | None] = field(default_factory=dict)
-    undiscovered: set[tuple[str, str]] = field(default_factory=set)  # discovery failed
-    live: dict[GroupKey, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    broken: set[GroupKey] = field(default_factory=set)  # list call failed
-
-
-def _list_namespace(rtype: ResourceType, node: LynqNode, namespace: str | None) -> str | None:
-    """Where to list a child: cluster-wide for cluster-scoped kinds, else its namespace."""
-    if not rtype.namespaced:
-        return None
-    return namespace or node.metadata.namespace
-
-
-class Reporter:
-    """Runs passes against one ``ClusterClient``."""
-
-    def __init__(self, client: ClusterClient, *, workers: int = WRITE_WORKERS) -> None:
-        self.client = client
-        self.workers = workers
-
-    def run(self, *, namespace: str | None = None, now: Clock | None = None) -> ReportResult:
-        """One pass. Raises ``ClusterUnavailable`` only when the LynqNodes cannot be listed."""
-        started = time.monotonic()
-        first_request = self.client.requests
-        state = _Pass(now=(now or utc_now)())
-        raw_nodes = self.client.list_objects(LYNQ_NODE, namespace)
-        parsed = [(raw, parse_node(raw)) for raw in raw_nodes]
-        children = self._read_children(parsed, state)
-        judged = [self._judge(raw, node, children, state) for raw, node in parsed]
-        self._write_nodes(judged, state)
-        self._roll_up(judged, namespace, state)
-        result = ReportResult(
-            nodes=len(raw_nodes),
-            writes=state.writes,
-            requests=self.client.requests - first_request,
-            errors=len(state.errors),
-            events=state.events,
-            seconds=time.monotonic() - started,
-            messages=tuple(state.errors),
-        )
-        log.info(
-            "status pass: %d nodes, %d status writes, %d events, %d requests, %d errors in %.2fs",
-            result.nodes,
-            result.writes,
-            result.events,
-            result.requests,
-            result.errors,
-            result.seconds,
-        )
-        for message in result.messages:
-            log.warning("%s", message)
-        return result
-
-    # ------------------------------------------------------------------------- reading
-
-    def _read_children(
-        self, parsed: Sequence[tuple[Mapping[str, Any], LynqNode | Malformed]], state: _Pass
-    ) -> _Children:
-        """List every (kind, namespace) the inventories mention, once each."""
-        children = _Children()
-        wanted: set[GroupKey] = set()
-        for _, node in parsed:
-            if isinstance(node, Malformed):
-                continue
-            for entry in node.spec.resources:
-                kind = (entry.apiVersion, entry.kind)
-                if kind not in children.types and kind not in children.undiscovered:
-                    try:
-                        children.types[kind] = self.client.resource_type(*kind)
-                    except ClusterUnavailable as exc:
-                        state.fail(str(exc))
-                        children.undiscovered.add(kind)
-                        continue
-                rtype = children.types.get(kind)
-                if rtype is not None:
-                    wanted.add((rtype, _list_namespace(rtype, node, entry.namespace)))
-        for key in sorted(wanted, key=lambda k: (k[0].api_version, k[0].kind, k[1] or "")):
-            rtype, namespace = key
-            try:
-                objects = self.client.list_objects(
-                    rtype, namespace, metadata_only=rtype.kind in readiness.ALWAYS_READY_KINDS
-                )
-            except ClusterUnavailable as exc:
-                state.fail(str(exc))
-                children.broken.add(key)
-                continue
-            children.live[key] = {obj["metadata"]["name"]: obj for obj in objects}
-        return children
-
-    def _judge(
-        self,
-        raw: Mapping[str, Any],
-        node: LynqNode | Malformed,
-        children: _Children,
-        state: _Pass,
-    ) -> _Judged:
-        generation = (raw.get("metadata") or {}).get("generation")
-        previous = parse_previous(raw.get("status"))
-        if isinstance(node, Malformed):
-            outcome = compute_malformed_status(
-                node, generation=generation, previous=previous, now=state.now
-            )
-            return _Judged(raw, outcome)
-        objects: dict[str, Mapping[str, Any] | None] = {}
-        unserved: list[str] = []
-        for entry in node.spec.resources:
-            kind = (entry.apiVersion, entry.kind)
-            if kind in children.undiscovered:
-                return _Judged(raw, None)  # discovery failed this pass; already reported
-            rtype = children.types[kind]
-            if rtype is None:
-                unserved.append(entry.id)
-                continue
-            key = (rtype, _list_namespace(rtype, node, entry.namespace))
-            if key in children.broken:
-                return _Judged(raw, None)  # its list call failed this pass; already reported
-            objects[entry.id] = children.live[key].get(entry.name)
-        outcome = compute_node_status(
-            node,
-            generation=generation,
-            live=objects,
-            unserved=unserved,
-            previous=previous,
-            now=state.now,
-        )
-        return _Judged(raw, outcome)
-
-    # ------------------------------------------------------------------------- writing
-
-    def _write_nodes(self, judged: Sequence[_Judged], state: _Pass) -> None:
-        changed = [
-            j
-            for j in judged
-            if j.outcome is not None and status_changed(j.raw.get("status"), j.outcome.status)
-        ]
-        if not changed:
-            return
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(changed))) as pool:
-            list(pool.map(lambda j: self._write_node(j, state), changed))
-
-    def _write_node(self, judged: _Judged, state: _Pass) -> None:
-        assert judged.outcome is not None
-        raw, outcome = judged.raw, judged.outcome
-        meta = raw["metadata"]
-        document: dict[str, Any] = status_document(outcome.status)
-        # A merge patch keeps keys it does not mention: clear the ones we no longer write.
-        for key in raw.get("status") or {}:
-            document.setdefault(key, None)
-        try:
-            written = self.client.patch_status(
-                LYNQ_NODE, meta.get("namespace"), meta["name"], document
-            )
-        except ClusterUnavailable as exc:
-            state.fail(str(exc))
-            return
-        if not written:
-            return  # deleted since it was listed
-        with state.lock:
-            state.writes += 1
-        involved = {**raw, "apiVersion": LYNQ_NODE.api_version, "kind": LYNQ_NODE.kind}
-        for event in outcome.events:
-            try:
-                self.client.create_event(
-                    involved,
-                    event_type=event.type,
-                    reason=event.reason,
-                    message=event.message,
-                    timestamp=format_time(state.now),
-                )
-            except ClusterUnavailable as exc:
-                state.fail(str(exc))
-                continue
-            with state.lock:
-                state.events += 1
-
-    # ------------------------------------------------------------------------ roll-ups
-
-    def _roll_up(self, judged: Sequence[_Judged], namespace: str | None, state: _Pass) -> None:
-        try:
-            hubs = self.client.list_objects(LYNQ_HUB, namespace, missing_ok=True)
-            forms = self.client.list_objects(LYNQ_FORM, namespace, missing_ok=True)
-        except ClusterUnavailable as exc:
-            state.fail(str(exc))
-            return
-        if not hubs and not forms:
-            return
-        summaries = [self._summary(j) for j in judged]
-        patches: list[tuple[ResourceType, Mapping[str, Any], dict[str, Any]]] = []
-        for hub in hubs:
-            hub_patch = rollups.hub_status(hub, summaries, forms)
-            if hub_patch is not None:
-                patches.append((LYNQ_HUB, hub, hub_patch))
-        hub_names = {(h["metadata"].get("namespace", ""), h["metadata"]["name"]) for h in hubs}
-        for form in forms:
-            form_patch = rollups.form_status(form, summaries, hub_names, now=state.now)
-            if form_patch is not None:
-                patches.append((LYNQ_FORM, form, form_patch))
-        for rtype, obj, patch in patches:
-            meta = obj["metadata"]
-            try:
-                if self.client.patch_status(rtype, meta.get("namespace"), meta["name"], patch):
-                    state.writes += 1
-            except ClusterUnavailable as exc:
-                state.fail(str(exc))
-
-    @staticmethod
-    def _summary(judged: _Judged) -> rollups.NodeSummary:
-        if judged.outcome is not None:
-            ready, failed = judged.outcome.ready, judged.outcome.stalled
-        else:  # not evaluated this pass: keep what the node said last time
-            previous = rollups.conditions_of(judged.raw.get("status") or {})
-            ready = any(c.type == "Ready" and c.status == "True" for c in previous)
-            failed = any(c.type == "Stalled" and c.status == "True" for c in previous)
-        return rollups.summarize_node(judged.raw, ready=ready, failed=failed)
-
-
-# ----------------------------------------------------------------------------- entry points
 
 
 def report_once(
@@ -332,23 +49,34 @@ def watch(
     stop: threading.Event,
     now: Clock | None = None,
     on_result: Callable[[ReportResult], None] | None = None,
+    resync_seconds: float = RESYNC_SECONDS,
 ) -> None:
-    """Repeat passes every ``interval_seconds`` until ``stop`` is set; never raises for
-    cluster errors (they are logged and the next pass retries)."""
-    client: ClusterClient | None = None
-    try:
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                if client is None:
-                    client = ClusterClient(kubeconfig)
-                result = Reporter(client).run(namespace=namespace, now=now)
-            except ClusterUnavailable as exc:
-                log.error("status pass failed: %s", exc)
-            else:
-                if on_result is not None:
-                    on_result(result)
-            stop.wait(max(0.0, interval_seconds - (time.monotonic() - started)))
-    finally:
-        if client is not None:
+    """Keep LynqNode status current from watches until ``stop`` is set (then return within
+    about a second); never raises for cluster errors.
+
+    ``interval_seconds`` (``spec.report.interval``) no longer paces passes: it caps the
+    backoff between retries of a failing list or watch, as the pass interval used to.
+    ``resync_seconds`` is the period of a recomputation of every node from the cache (no
+    requests). ``on_result`` gets one ``ReportResult`` per round of recomputation.
+    """
+    failures = 0
+    while not stop.is_set():
+        try:
+            client = ClusterClient(kubeconfig)
+        except ClusterUnavailable as exc:
+            log.error("status reporter cannot connect: %s", exc)
+            failures += 1
+            stop.wait(backoff_seconds(failures, cap=interval_seconds))
+            continue
+        try:
+            watcher = StatusWatcher(
+                client,
+                namespace=namespace,
+                now=now or utc_now,
+                retry_cap=interval_seconds,
+                resync_seconds=resync_seconds,
+                on_result=on_result,
+            )
+            watcher.run(stop)
+        finally:
             client.close()

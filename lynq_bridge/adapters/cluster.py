@@ -7,20 +7,24 @@ JSON bodies, so listed objects reach the core as the dictionaries the API server
 fields included, and custom resources need no generated classes.
 
 What it can do is deliberately narrow (SPEC §12): list objects (paged, one collection per call,
-never a GET per object), merge-patch the ``status`` subresource, merge-patch annotations (the
+never a GET per object; with the list's resourceVersion), watch a collection from a version
+(one long streaming request, with bookmarks), merge-patch the ``status`` subresource,
+merge-patch annotations (the
 push notification's reconcile requests), create Events, and read API discovery to find the
-resource name of a custom kind. Every HTTP request is counted
+resource name of a custom kind, and read and write the Leases of leader election (``leases``).
+Every HTTP request is counted
 (``requests``) so tests and benchmarks can prove the cost model. Library and HTTP failures
 become ``ClusterUnavailable`` with one sentence naming the request and the cause.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,13 +33,14 @@ from lightkube.config import client_adapter
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
-from lynq_bridge.errors import ClusterUnavailable
+from lynq_bridge.errors import ClusterConflict, ClusterUnavailable
 
 PAGE_SIZE = 500  # objects per list page: large enough for few round trips, small for memory
 DEFAULT_TIMEOUT = 30.0  # seconds per request; a list of 1,000 objects takes well under one
 COMPONENT = "lynq-bridge-reporter"
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 METADATA_OBJECT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+WATCH_READ_MARGIN = 30.0  # seconds a watch may stay silent beyond its timeoutSeconds
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ LYNQ_NODE = BUILTIN_TYPES[("operator.lynq.sh/v1", "LynqNode")]
 LYNQ_HUB = BUILTIN_TYPES[("operator.lynq.sh/v1", "LynqHub")]
 LYNQ_FORM = BUILTIN_TYPES[("operator.lynq.sh/v1", "LynqForm")]
 EVENT = BUILTIN_TYPES[("v1", "Event")]
+LEASE = ResourceType("coordination.k8s.io/v1", "Lease", "leases", namespaced=True)
 
 
 def _load_config(kubeconfig: str | None, context: str | None) -> SingleConfig:
@@ -126,6 +132,39 @@ def _status_text(response: httpx2.Response) -> str:
     if isinstance(body, Mapping) and body.get("message"):
         return f"{response.status_code} {body.get('reason') or ''}: {body['message']}".strip()
     return f"{response.status_code} {response.reason_phrase}"
+
+
+class WatchStream:
+    """A handle to stop one ``ClusterClient.watch_objects`` from another thread.
+
+    A watch blocks in a socket read for minutes; closing the HTTP response from another thread
+    does not wake that read, shutting the socket down does. Once closed, a watch that has not
+    opened yet returns at once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._response: httpx2.Response | None = None
+        self.closed = False
+
+    def attach(self, response: httpx2.Response) -> bool:
+        with self._lock:
+            self._response = response
+            return not self.closed
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            response, self._response = self._response, None
+        if response is None:
+            return
+        network = response.extensions.get("network_stream")
+        sock = network.get_extra_info("socket") if network is not None else None
+        if isinstance(sock, socket.socket):
+            # The plain socket's shutdown, not SSLSocket's (which unwraps the TLS state under
+            # the reading thread): the blocked read then ends. OSError: already closed.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class ClusterClient:
@@ -201,9 +240,9 @@ class ClusterClient:
         if allow_missing and response.status_code == 404:
             return None
         if response.status_code >= 400:
-            raise ClusterUnavailable(
-                f"The API server refused to {action}: {_status_text(response)}."
-            )
+            # 409 (a stale resourceVersion, a name already taken) means someone else won.
+            error = ClusterConflict if response.status_code == 409 else ClusterUnavailable
+            raise error(f"The API server refused to {action}: {_status_text(response)}.")
         try:
             return response.json()
         except ValueError as exc:
@@ -250,8 +289,29 @@ class ClusterClient:
         (``PartialObjectMetadataList``): enough for kinds that are ready once they exist, and
         Secret data never reaches this process.
         """
+        items, _ = self.list_versioned(
+            rtype, namespace, missing_ok=missing_ok, metadata_only=metadata_only
+        )
+        return items
+
+    def list_versioned(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        *,
+        missing_ok: bool = False,
+        metadata_only: bool = False,
+        keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """``list_objects`` and the list's resourceVersion, where a watch of it starts.
+
+        The version is the first page's: continue tokens serve every page from that snapshot.
+        ``None`` when the kind is not served (``missing_ok``). ``keep`` reduces each object as
+        its page arrives, so a large list never holds every full object at once.
+        """
         path = rtype.path(namespace)
         items: list[dict[str, Any]] = []
+        version: str | None = None
         params = {"limit": str(PAGE_SIZE)}
         while True:
             page = self._send(
@@ -263,12 +323,72 @@ class ClusterClient:
                 allow_missing=missing_ok,
             )
             if page is None:
-                return []
-            items.extend(page.get("items") or [])
-            token = (page.get("metadata") or {}).get("continue")
+                return [], None
+            found = page.get("items") or []
+            items.extend(found if keep is None else [keep(item) for item in found])
+            meta = page.get("metadata") or {}
+            version = version or meta.get("resourceVersion")
+            token = meta.get("continue")
             if not token:
-                return items
+                return items, version
             params = {"limit": str(PAGE_SIZE), "continue": token}
+
+    def watch_objects(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        resource_version: str | None,
+        *,
+        timeout_seconds: int,
+        metadata_only: bool = False,
+        stream: WatchStream | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The watch events of ``rtype`` in ``namespace`` after ``resource_version``.
+
+        One long request (counted once) with bookmarks; the server ends it after
+        ``timeout_seconds`` and the iterator then ends normally. An expired version answered
+        with HTTP 410 is yielded as the ERROR event the server would otherwise stream, so the
+        caller has one place to decide on a relist. ``stream.close()`` from another thread
+        ends the iterator at once (it shuts the socket down under the blocked read).
+        """
+        params = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        action = f"watch {rtype.describe(namespace)}"
+        accept = METADATA_OBJECT if metadata_only else "application/json"
+        # The server may stay silent until timeoutSeconds (bookmarks come about once a minute).
+        timeout = httpx2.Timeout(DEFAULT_TIMEOUT, read=timeout_seconds + WATCH_READ_MARGIN)
+        try:
+            with self._http.stream(
+                "GET",
+                rtype.path(namespace),
+                params=params,
+                headers={"Accept": accept},
+                timeout=timeout,
+            ) as response:
+                if response.status_code == 410:
+                    yield {"type": "ERROR", "object": {"code": 410, "message": "Gone"}}
+                    return
+                if response.status_code >= 400:
+                    response.read()
+                    raise ClusterUnavailable(
+                        f"The API server refused to {action}: {_status_text(response)}."
+                    )
+                if stream is not None and not stream.attach(response):
+                    return  # closed before the watch opened
+                for line in response.iter_lines():
+                    if line.strip():
+                        yield json.loads(line)
+        except (httpx2.HTTPError, LightkubeConfigError, OSError, ValueError) as exc:
+            if stream is not None and stream.closed:
+                return
+            raise ClusterUnavailable(
+                f"Cannot {action}: the watch from the API server at {self.server} broke ({exc})."
+            ) from exc
 
     def get_object(
         self,
@@ -292,7 +412,14 @@ class ClusterClient:
         self, rtype: ResourceType, namespace: str | None, name: str, status: Mapping[str, Any]
     ) -> bool:
         """Merge-patch ``status`` via the status subresource; ``False`` if the object is gone."""
-        answer = self._send(
+        return self.patch_status_object(rtype, namespace, name, status) is not None
+
+    def patch_status_object(
+        self, rtype: ResourceType, namespace: str | None, name: str, status: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """``patch_status`` returning the patched object (``None``: gone), for a cache that
+        must hold what was written before the watch event of the write arrives."""
+        answer: dict[str, Any] | None = self._send(
             "PATCH",
             rtype.path(namespace, name, "status"),
             body={"status": status},
@@ -300,7 +427,7 @@ class ClusterClient:
             action=f"patch the status of {rtype.kind} {namespace}/{name}",
             allow_missing=True,
         )
-        return answer is not None
+        return answer
 
     def patch_annotations(
         self,
@@ -359,6 +486,54 @@ class ClusterClient:
             EVENT.path(namespace),
             body=event,
             action=f"record Event {reason} on {involved.get('kind')} {namespace}/{meta['name']}",
+        )
+
+    # ------------------------------------------------------- leases (leader election)
+
+    def list_leases(self, namespace: str, *, selector: str) -> list[dict[str, Any]]:
+        """The Leases in ``namespace`` matching the label ``selector`` (one request: a config
+        has one Lease per hub and per replica, far below a page)."""
+        answer = self._send(
+            "GET",
+            LEASE.path(namespace),
+            params={"labelSelector": selector},
+            action=f"list {LEASE.describe(namespace)} with {selector}",
+        )
+        return list(answer.get("items") or [])
+
+    def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """One Lease, or None when it does not exist."""
+        answer: dict[str, Any] | None = self._send(
+            "GET",
+            LEASE.path(namespace, name),
+            action=f"get Lease {namespace}/{name}",
+            allow_missing=True,
+        )
+        return answer
+
+    def write_lease(self, lease: Mapping[str, Any]) -> dict[str, Any]:
+        """Create ``lease``, or replace it when its metadata carries a ``resourceVersion``
+        (the precondition). ``ClusterConflict`` when another replica wrote first."""
+        meta = lease["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        if meta.get("resourceVersion"):
+            method, path, verb = "PUT", LEASE.path(namespace, name), "update"
+        else:
+            method, path, verb = "POST", LEASE.path(namespace), "create"
+        answer: dict[str, Any] = self._send(
+            method, path, body=dict(lease), action=f"{verb} Lease {namespace}/{name}"
+        )
+        return answer
+
+    def delete_lease(self, namespace: str, name: str, *, version: str) -> None:
+        """Delete a Lease if it is still at ``version``; gone already is fine,
+        ``ClusterConflict`` when it changed since."""
+        self._send(
+            "DELETE",
+            LEASE.path(namespace, name),
+            body={"preconditions": {"resourceVersion": version}},
+            action=f"delete Lease {namespace}/{name}",
+            allow_missing=True,
         )
 
 

@@ -23,7 +23,7 @@ from cluster_objects import (
 )
 from controlplane import ApiClient, ControlPlane, free_port
 
-from lynq_bridge.reporter import ReportResult, watch
+from lynq_bridge.reporter import watch
 
 pytestmark = pytest.mark.cluster
 
@@ -281,39 +281,6 @@ def test_hub_and_form_roll_up_node_counts(api: ApiClient, namespace: str, report
         "Valid": "ValidationFailed",
         "Applied": "NoNodes",
     }
-
-
-def test_watch_repeats_passes_until_stopped_and_discovers_custom_kinds_once(
-    kube: ControlPlane, api: ApiClient, namespace: str, clock: Clock
-) -> None:
-    api.create(child("Widget", "w", namespace, "acme-web"))
-    api.create(lynq_node("acme-web", namespace, [entry("w", "Widget", "w", namespace)]))
-    results: list[ReportResult] = []
-    stop = threading.Event()
-
-    def collect(result: ReportResult) -> None:
-        results.append(result)
-        if len(results) == 3:
-            stop.set()
-
-    worker = threading.Thread(
-        target=watch,
-        kwargs={
-            "kubeconfig": str(kube.kubeconfig),
-            "namespace": namespace,
-            "interval_seconds": 0.05,
-            "stop": stop,
-            "now": clock,
-            "on_result": collect,
-        },
-    )
-    worker.start()
-    worker.join(timeout=60)
-
-    assert not worker.is_alive()
-    assert [r.writes for r in results] == [1, 0, 0]
-    # nodes, discovery of test.lynq.sh/v1, widgets, hubs, forms (+ one status patch at first)
-    assert [r.requests for r in results] == [6, 4, 4]
 
 
 def test_watch_survives_an_unreachable_cluster(
