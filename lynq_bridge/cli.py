@@ -58,11 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         "--kubeconfig", help="kubeconfig file (default: in-cluster, ~/.kube/config)"
     )
     report.add_argument("--namespace", help="only LynqNodes of this namespace")
-    report.add_argument("--watch", action="store_true", help="repeat on spec.report.interval")
+    report.add_argument("--watch", action="store_true", help="keep following the cluster (watches)")
     diff = command("diff", "render two revisions of the config against the current rows")
     diff.add_argument("--base", required=True, help="Git revision of the config (e.g. main)")
     diff.add_argument("--head", help="Git revision to compare (default: the working tree)")
     command("crds", "print the CustomResourceDefinitions", config=False)
+    changes = command("changes", "print (ddl) or install what change detection needs per hub")
+    changes.add_argument("action", choices=["ddl", "install"], help="print, or run on PostgreSQL")
+    changes.add_argument("--hub", metavar="NAMESPACE/NAME", help="only this hub")
     return parser
 
 
@@ -121,6 +124,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.report(
             config, kubeconfig=args.kubeconfig, namespace=args.namespace, watch=args.watch
         )
+    if args.command == "changes":
+        return commands.changes(config, action=args.action, hub=args.hub)
     if args.command == "run":
         return commands.run(config, allow_mass_delete=args.allow_mass_delete, listen=args.listen)
     raise ConfigError(f"unknown command {args.command}")

@@ -145,6 +145,35 @@ def diff(config_dir: Path, *, base: str, head: str | None) -> int:
     return EXIT_FAILED if any(r.failure or r.errors for r in results) else EXIT_OK
 
 
+def changes(config: Config, *, action: str, hub: str | None) -> int:
+    """Print (``ddl``) or install (``install``, PostgreSQL only) what change detection needs."""
+    from lynq_bridge.adapters import changesql
+    from lynq_bridge.adapters.changes import install_postgres_trigger
+    from lynq_bridge.adapters.secrets import password_lookup
+    from lynq_bridge.core.paths import quote
+
+    hubs = [h for h in config.hubs if hub in (None, f"{h.metadata.namespace}/{h.metadata.name}")]
+    if not hubs:
+        raise ConfigError(f"no hub {quote(hub or '')} in the config (give NAMESPACE/NAME)")
+    spec = config.bridge.spec
+    password = password_lookup(spec.secretsDir, spec.report.kubeconfig)
+    for h in hubs:
+        key, kind = f"{h.metadata.namespace}/{h.metadata.name}", h.spec.source.type
+        print(f"-- hub {key} ({kind})")
+        if kind == "postgresql" and action == "install":
+            install_postgres_trigger(h, password)
+            print(f"-- installed trigger {changesql.TRIGGER}; `run` LISTENs within 30 s")
+        elif kind == "postgresql":
+            sys.stdout.write(changesql.postgres_trigger_ddl(h))
+        elif kind == "mysql":
+            sys.stdout.write(changesql.mysql_setup_text(h))
+            if action == "install":
+                print("-- not run: a database administrator runs these")
+        else:
+            print("-- nothing needed: SQLite's PRAGMA data_version works as it is")
+    return EXIT_OK
+
+
 def crds() -> int:
     from lynq_bridge.crds import render_crds
 

@@ -1,6 +1,9 @@
-"""``lynq-bridge run``: sync each hub on its ``syncInterval``, serve health and metrics.
+"""``lynq-bridge run``: sync each hub when its rows change and on its ``syncInterval``.
 
-Scheduling uses the ``schedule`` package with a private scheduler. SIGTERM and SIGINT set a
+Each hub has a change feed (adapters/changes.py) in its own thread; a reported change wakes the
+loop, which syncs the hub at once, and once more right after if changes arrived meanwhile.
+``syncInterval`` stays the period of a full resync. Hubs sync one at a time in the main thread
+(the Git mirror is not thread-safe); core/scheduling.py picks which. SIGTERM and SIGINT set a
 stop flag; the current hub sync finishes and the loop exits cleanly. A failing hub is logged
 and retried at its next interval; it never stops the daemon or the other hubs. An address that
 cannot be listened on is one sentence: a port out of range or a host that does not resolve is
@@ -10,26 +13,31 @@ a usage error (exit 2), a busy or forbidden port a runtime failure (exit 1).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import schedule
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from lynq_bridge import reporter
+from lynq_bridge import leases, reporter
+from lynq_bridge.adapters.changes import ChangeFeeds
 from lynq_bridge.adapters.cluster import ClusterClient
+from lynq_bridge.adapters.secrets import password_lookup
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
+from lynq_bridge.core.leasing import REPORTER
+from lynq_bridge.core.scheduling import HubClock, plan_next_sync
 from lynq_bridge.errors import ClusterUnavailable, ConfigError, TemporaryError
 from lynq_bridge.hubstatus import write_hub_conditions
+from lynq_bridge.leases import LeaseKeeper
 from lynq_bridge.metrics import Metrics
-from lynq_bridge.sync import Syncer
+from lynq_bridge.sync import Syncer, hub_key
 
 log = logging.getLogger("lynq_bridge.daemon")
 
@@ -39,18 +47,35 @@ class Daemon:
         self.syncer = Syncer(config, allow_mass_delete=allow_mass_delete)
         self.metrics = Metrics()
         self.stop = threading.Event()
-        self.scheduler = schedule.Scheduler()
         self.ready = False
+        self.changed: set[str] = set()  # hubs whose feed reported a change not yet synced
+        self.changed_lock = threading.Lock()
+        self.wake = threading.Event()  # set by a feed thread; the loop re-decides at once
+        self.last_sync: dict[str, float] = {}  # hub key -> monotonic end of its last sync
         self.cluster: ClusterClient | None = None
         self.last_tick = time.monotonic()
         self.max_interval = (
             max(h.spec.source.interval_seconds for h in config.hubs) if config.hubs else 60
         )
 
+    # Several replicas (spec.leaderElection): set by run_daemon; None syncs every hub.
+    leases: LeaseKeeper | None = None
+
     def _sync(self, hub: LynqHub) -> None:
         if self.stop.is_set():
             return
-        result = self.syncer.sync_hub(hub)
+        if self.leases is None:
+            result = self.syncer.sync_hub(hub)
+        else:
+            key = hub_key(hub)
+            if not self.leases.holds(key):
+                return  # another replica holds the hub's Lease, or nobody yet
+            with self.leases.syncing(key):
+                result = self.syncer.sync_hub(hub)
+            if not self.leases.holds(key):
+                # Lost during the sync (nothing was pushed after that): the new holder reports.
+                log.info("hub %s moved to another replica during its sync", key)
+                return
         self.metrics.observe(result)
         client = self._cluster()
         if client is not None:
@@ -72,18 +97,51 @@ class Daemon:
         """The loop is turning (a hung database or Git call shows up here)."""
         return time.monotonic() - self.last_tick < 3 * self.max_interval + 60
 
+    def on_change(self, key: str) -> None:
+        """Called from a feed thread: sync hub ``key`` as soon as the current sync ends."""
+        with self.changed_lock:
+            self.changed.add(key)
+        self.wake.set()
+
     def run(self) -> None:
-        hubs = self.syncer.compiled.config.hubs
-        for hub in hubs:
-            self.scheduler.every(hub.spec.source.interval_seconds).seconds.do(self._sync, hub)
-        for hub in hubs:  # first pass right away, then on each interval
-            self._sync(hub)
-        self.ready = True
-        while not self.stop.is_set():
-            self.last_tick = time.monotonic()
-            self.scheduler.run_pending()
-            idle = self.scheduler.idle_seconds
-            self.stop.wait(min(max(idle or 1.0, 0.05), 1.0))
+        config = self.syncer.compiled.config
+        hubs = {hub_key(h): h for h in config.hubs}
+        spec = config.bridge.spec
+        password = password_lookup(spec.secretsDir, spec.report.kubeconfig)
+        feeds = ChangeFeeds(
+            list(hubs.values()),
+            password=password,
+            mode=spec.changeDetection,
+            on_change=self.on_change,
+        )
+        feeds.start()  # before the first pass, so a change during it is not missed
+        try:
+            while not self.stop.is_set():
+                self.last_tick = time.monotonic()
+                self.wake.clear()  # before reading `changed`: a later change sets it again
+                with self.changed_lock:
+                    changed = set(self.changed)
+                clocks = [
+                    HubClock(
+                        key, h.spec.source.interval_seconds, self.last_sync.get(key), key in changed
+                    )
+                    for key, h in hubs.items()
+                ]
+                decision = plan_next_sync(clocks, now=time.monotonic())
+                if decision.hub is None:
+                    # Short waits: the stop flag is another Event, set by a signal handler.
+                    self.wake.wait(min(decision.wait_seconds, 0.25))
+                    continue
+                with self.changed_lock:
+                    self.changed.discard(decision.hub)  # changes from now on sync again
+                self._sync(hubs[decision.hub])
+                self.last_sync[decision.hub] = time.monotonic()
+                self.ready = self.ready or self.last_sync.keys() >= hubs.keys()
+        finally:
+            feeds.close()
+            close = getattr(password, "close", None)
+            if close is not None:
+                close()
         log.info("stopping: current step finished")
 
     def close(self) -> None:
@@ -166,9 +224,14 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 
 def run_daemon(config: Config, *, allow_mass_delete: bool, address: tuple[str, int]) -> None:
-    """Sync (and, when ``spec.report.enabled``, report status) until SIGTERM/SIGINT."""
+    """Sync (and, when ``spec.report.enabled``, report status) until SIGTERM/SIGINT.
+
+    With ``spec.leaderElection.enabled`` a lease keeper thread decides which hubs this replica
+    syncs and whether it runs the reporter; on a clean stop it releases its Leases after the
+    last sync, so another replica takes over at its next round."""
     daemon = Daemon(config, allow_mass_delete=allow_mass_delete)
     settings = config.bridge.spec.report
+    keeper = leases.keeper_for(config)
     with stop_on_signals() as stop:
         daemon.stop = stop
         try:
@@ -176,25 +239,45 @@ def run_daemon(config: Config, *, allow_mass_delete: bool, address: tuple[str, i
         except BaseException:
             daemon.close()
             raise
-        status = None
+        threads: list[threading.Thread] = []
+        # The keeper renews until the last sync has finished (a sync running when SIGTERM
+        # arrives may still push), then releases everything at once.
+        keeper_stop = threading.Event()
+        if keeper is not None:
+            daemon.leases = keeper
+            daemon.syncer.may_push = lambda hub: keeper.holds(hub_key(hub))
+            keeper.on_acquired = daemon.on_change  # a hub taken over syncs at once
+            threads.append(threading.Thread(target=keeper.run, args=(keeper_stop,), name="leases"))
+            log.info("leader election on: this replica is %s", keeper.identity)
         if settings.enabled:
-            status = threading.Thread(
-                target=reporter.watch,
-                name="reporter",
-                kwargs={
-                    "kubeconfig": settings.kubeconfig,
-                    "namespace": settings.namespace,
-                    "interval_seconds": settings.interval_seconds,
-                    "stop": stop,
-                    "on_result": daemon.metrics.observe_report,
-                },
+            watch = functools.partial(
+                reporter.watch,
+                kubeconfig=settings.kubeconfig,
+                namespace=settings.namespace,
+                interval_seconds=settings.interval_seconds,
+                on_result=daemon.metrics.observe_report,
             )
-            status.start()
+            if keeper is None:
+                target: Callable[[], None] = functools.partial(watch, stop=stop)
+            else:
+                target = functools.partial(
+                    leases.run_while_held,
+                    keeper,
+                    REPORTER,
+                    lambda own: watch(stop=own),
+                    stop,
+                )
+            threads.append(threading.Thread(target=target, name="reporter"))
+        for thread in threads:
+            thread.start()
         try:
             daemon.run()
         finally:
             stop.set()
-            if status is not None:
-                status.join()
+            keeper_stop.set()
+            for thread in threads:
+                thread.join()
+            if keeper is not None:
+                keeper.release_all()  # after the last sync: nothing of ours can push any more
             server.shutdown()
             daemon.close()

@@ -48,7 +48,7 @@ from lynq_bridge.core.planning import (
 )
 from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub
 from lynq_bridge.core.rows import rows_from_records, snapshot_of
-from lynq_bridge.errors import ConfigError, GitConflict, TemporaryError, UnsafeCommit
+from lynq_bridge.errors import ConfigError, GitConflict, LeaseLost, TemporaryError, UnsafeCommit
 from lynq_bridge.notify import Notification, Notifier, changed_nodes
 from renderers import target_for
 
@@ -138,6 +138,10 @@ class Compiled:
 class Syncer:
     """Syncs the hubs of one config; keeps database pools and the Git mirror open."""
 
+    # Several replicas: asked right before each push; False (the hub's Lease was lost) stops
+    # the sync with LeaseLost, so a replica that lost a hub never pushes a stale commit.
+    may_push: Callable[[LynqHub], bool] | None = None
+
     def __init__(
         self,
         config: Config,
@@ -165,12 +169,12 @@ class Syncer:
         self.claims = ClaimCheck(spec)  # conflictPolicy Stuck: looks before committing
         # Per hub: (form revision, render cache) so the daemon re-renders only changed rows.
         self._caches: dict[str, tuple[str, dict[Any, NodeRender]]] = {}
+        # Per hub: (commit, its listing, its trusted index) as this syncer left the branch.
+        self._known: dict[str, tuple[str, HubListing, CommittedInputs]] = {}
         self.progress: Callable[[int, int], None] | None = None
 
     def _cache(self, hub: LynqHub, revision: str) -> dict[Any, NodeRender]:
         key = hub_key(hub)
-        # Per hub: (commit, its listing, its trusted index) as this syncer left the branch.
-        self._known: dict[str, tuple[str, HubListing, CommittedInputs]] = {}
         cached = self._caches.get(key)
         if cached is None or cached[0] != revision:
             cached = (revision, {})
@@ -303,17 +307,23 @@ class Syncer:
             result.changed_nodes = changed_nodes(plan)
             if not plan.changed:
                 result.unchanged = True
+                if head.commit is not None:
+                    self._remember(hub, head.commit, listing, committed)
                 return
             sha = self.git.commit(
                 head.commit,
                 writes={f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
-                if head.commit is not None:
-                    self._remember(hub, head.commit, listing, committed)
                 deletes=[f"{hub_dir}/{p}" for p in plan.deletes],
                 message=commit_message(plan, stamp, result.errors),
             )
+            if self.may_push is not None and not self.may_push(hub):
+                raise LeaseLost(
+                    f"hub {result.hub}: this replica lost the hub's Lease before the push; "
+                    "the commit was not pushed and the new holder syncs the hub"
+                )
             if self.git.push(sha):
                 result.commit = sha
+                self._remember_commit(hub, sha, listing, plan, hub_dir)
                 return
             log.info("push of hub %s was rejected; rebasing on the new remote head", result.hub)
             head = self.git.fetch_head()
@@ -323,7 +333,6 @@ class Syncer:
 
 
 def plan_with_history(
-                self._remember_commit(hub, sha, listing, plan, hub_dir)
     hub: LynqHub,
     render: HubRender,
     existing: Mapping[str, str],

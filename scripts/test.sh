@@ -193,6 +193,8 @@ wait_until() {
 
 # MariaDB in a throw-away datadir, run as root (allowed with --user=root). --no-defaults keeps the
 # machine's /etc/mysql out of it; the charset settings restore what Debian's config would give.
+# The binlog in row format is on, so the change feed can read it (lynq has the replication rights
+# through ALL; lynq_ro has not, and tests the fingerprint fallback).
 start_mariadb() {
   local dir="$RUN_DIR/mariadb" port
   mkdir -p "$dir/data"
@@ -203,7 +205,8 @@ start_mariadb() {
     || { cat "$dir/install.log" >&2; die "mariadb-install-db failed"; }
   mariadbd --no-defaults --user=root --datadir="$dir/data" --socket="$dir/mysql.sock" \
     --pid-file="$dir/mysqld.pid" --port="$port" --bind-address=127.0.0.1 \
-    --log-error="$dir/error.log" --skip-log-bin \
+    --log-error="$dir/error.log" \
+    --log-bin="$dir/data/binlog" --binlog-format=ROW --server-id=1 \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
     --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=0 >>"$dir/error.log" 2>&1 &
   MARIADB_PID=$!

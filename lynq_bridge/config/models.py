@@ -196,7 +196,11 @@ class ReportSettings(Model):
     """The status reporter (``lynq-bridge report`` and, when enabled, inside ``run``)."""
 
     enabled: bool = Field(False, description="Run the reporter inside the daemon.")
-    interval: Duration = Field("30s", description="Pause between passes: ^[0-9]+(s|m|h)$.")
+    interval: Duration = Field(
+        "30s",
+        description="Longest wait before the watching reporter retries a failed list or watch "
+        "(it follows watches, not passes): ^[0-9]+(s|m|h)$.",
+    )
     namespace: str | None = Field(None, description="Only LynqNodes of this namespace.")
     kubeconfig: str | None = Field(
         None, description="Kubeconfig file; default: in-cluster service account or ~/.kube/config."
@@ -264,6 +268,62 @@ class NotifySettings(Model):
     )
 
 
+class LeaderElectionSettings(Model):
+    """Several ``run`` replicas: one ``coordination.k8s.io/v1`` Lease per hub splits the hubs,
+    one per namespace scope runs the reporter. Off by default: it needs cluster access, and a
+    single replica (a laptop, the demo) syncs every hub without it. Defaults are client-go's."""
+
+    enabled: bool = Field(False, description="Split the hubs between replicas with Leases.")
+    namespace: str | None = Field(
+        None, description="Namespace of the Leases; default: the BridgeConfig's namespace."
+    )
+    leaseDurationSeconds: int = Field(
+        15,
+        ge=2,
+        le=3600,
+        description="Seconds a Lease lasts without renewal: a dead replica's hubs move to "
+        "another replica within about this long.",
+    )
+    renewDeadlineSeconds: int = Field(
+        10,
+        ge=1,
+        le=3600,
+        description="Seconds the holder keeps a Lease it cannot renew before it stops syncing "
+        "(and pushing) the hub; below leaseDurationSeconds, so it stops before anyone else "
+        "may start.",
+    )
+    retryPeriodSeconds: int = Field(
+        2,
+        ge=1,
+        le=600,
+        description="Seconds between rounds of renewing and taking Leases; below "
+        "renewDeadlineSeconds, so a slow round or two does not lose the Leases.",
+    )
+    kubeconfig: str | None = Field(
+        None,
+        description="Kubeconfig of the cluster holding the Leases; default: "
+        "spec.report.kubeconfig, then the in-cluster service account, KUBECONFIG or "
+        "~/.kube/config.",
+    )
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace_label(cls, value: str | None) -> str | None:
+        if value is not None and not DNS_LABEL.match(value):
+            raise ValueError(f'{quote(value)} is not a DNS-1123 label (lowercase a-z, 0-9 and "-")')
+        return value
+
+    @model_validator(mode="after")
+    def _timing(self) -> LeaderElectionSettings:
+        if not self.retryPeriodSeconds < self.renewDeadlineSeconds < self.leaseDurationSeconds:
+            raise ValueError(
+                "retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds must hold "
+                f"(got {self.retryPeriodSeconds}, {self.renewDeadlineSeconds}, "
+                f"{self.leaseDurationSeconds})"
+            )
+        return self
+
+
 class BridgeSpec(Model):
     git: GitSettings
     target: Literal["plain", "argocd", "flux", "both"] = "plain"
@@ -278,6 +338,13 @@ class BridgeSpec(Model):
     )
     report: ReportSettings = Field(default_factory=ReportSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    changeDetection: Literal["auto", "poll", "off"] = Field(
+        "auto",
+        description="How `run` notices row changes between syncIntervals: auto (PostgreSQL "
+        "LISTEN, the MySQL binlog, SQLite's data_version, else polling), poll (a fingerprint "
+        "query every 0.5 s or more), off (only syncInterval). README: Change detection.",
+    )
+    leaderElection: LeaderElectionSettings = Field(default_factory=LeaderElectionSettings)
 
 
 class BridgeConfig(Model):
