@@ -47,7 +47,7 @@ from lynq_bridge.core.planning import (
     plan_hub,
 )
 from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub
-from lynq_bridge.core.rows import rows_from_records, snapshot_of
+from lynq_bridge.core.rows import Row, rows_from_records, snapshot_of
 from lynq_bridge.errors import ConfigError, GitConflict, LeaseLost, TemporaryError, UnsafeCommit
 from lynq_bridge.notify import Notification, Notifier, changed_nodes
 from renderers import target_for
@@ -74,6 +74,18 @@ class HubResult:
     seconds: float = 0.0
     changed_nodes: list[str] = field(default_factory=list)  # kept nodes whose files changed
     notifications: list[Notification] = field(default_factory=list)  # after a push
+
+
+@dataclass
+class HubMemo:
+    """What a daemon keeps of one hub between syncs for one form revision: the rows of the
+    records it read, each (row × form)'s node name and input key, and the renders of the
+    rows it rendered (see ``rows_from_records`` and ``render_hub``)."""
+
+    revision: str
+    rows: dict[Any, Row | None] = field(default_factory=dict)
+    keys: dict[Any, tuple[str, str | None, str]] = field(default_factory=dict)
+    renders: dict[Any, NodeRender] = field(default_factory=dict)
 
 
 def hub_key(hub: LynqHub) -> str:
@@ -168,18 +180,21 @@ class Syncer:
         self.notifier = Notifier(spec)
         self.claims = ClaimCheck(spec)  # conflictPolicy Stuck: looks before committing
         # Per hub: (form revision, render cache) so the daemon re-renders only changed rows.
-        self._caches: dict[str, tuple[str, dict[Any, NodeRender]]] = {}
+        self._caches: dict[str, HubMemo] = {}
         # Per hub: (commit, its listing, its trusted index) as this syncer left the branch.
         self._known: dict[str, tuple[str, HubListing, CommittedInputs]] = {}
         self.progress: Callable[[int, int], None] | None = None
 
-    def _cache(self, hub: LynqHub, revision: str) -> dict[Any, NodeRender]:
+    def _cache(self, hub: LynqHub, revision: str) -> HubMemo:
+        """The daemon's memory of one hub for one form revision (a new revision starts empty,
+        except for the rows, which do not depend on it)."""
         key = hub_key(hub)
         cached = self._caches.get(key)
-        if cached is None or cached[0] != revision:
-            cached = (revision, {})
+        if cached is None or cached.revision != revision:
+            rows = cached.rows if cached is not None else {}
+            cached = HubMemo(revision, rows=rows)
             self._caches[key] = cached
-        return cached[1]
+        return cached
 
     def _committed(
         self, hub: LynqHub, commit: str | None, hub_dir: str
@@ -257,8 +272,10 @@ class Syncer:
         compiled = self.compiled
         query, records = self.datasources.fetch_records(hub)
         result.rows = len(records)
-        rows = rows_from_records(records, columns=query.variables)
-        stamp = Stamp(hub_key(hub), compiled.revision_of(hub), snapshot_of(rows))
+        revision = compiled.revision_of(hub)
+        memo = self._cache(hub, revision)
+        rows = rows_from_records(records, columns=query.variables, memo=memo.rows)
+        stamp = Stamp(hub_key(hub), revision, snapshot_of(rows))
         hub_dir = compiled.hub_dir(hub)
         head = self.git.fetch_head()
         if is_settled(self.git.last_message(head.commit, hub_dir) or "", stamp):
@@ -279,7 +296,8 @@ class Syncer:
                 compiled.forms_of(hub),
                 rows,
                 compiled.target,
-                cache=self._cache(hub, stamp.form_revision),
+                cache=memo.renders,
+                keys=memo.keys,
                 progress=self.progress,
                 revision=stamp.form_revision,
                 committed=committed,

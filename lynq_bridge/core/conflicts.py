@@ -29,23 +29,26 @@ if TYPE_CHECKING:  # rendering imports this module; the types are only annotatio
 
 
 def possible_conflicts(out: HubRender, objects: Mapping[str, frozenset[str]]) -> list[str]:
-    """The unrendered nodes whose committed object files share a name with an object of another
-    node: they must be rendered so that conflicts are settled on what they render."""
-    owners: dict[str, str] = {}  # object file -> the first node claiming it
-    shared: set[str] = set()
+    """The unrendered nodes whose committed object files share a name with an object of a
+    rendered or blocked node: they must be rendered so that conflicts are settled on what they
+    render.
 
-    def claim(file: str, name: str) -> None:
-        other = owners.setdefault(file, name)
-        if other != name:
-            shared.update((other, name))
-
+    Two unrendered nodes need no comparison: both are clean in the index of a settled commit,
+    where a shared object would have failed one of them (and a node with a failed resource is
+    never in the index), so only the few rendered and blocked nodes are looked up."""
+    claims: dict[str, set[str]] = {}
     for name, node in out.nodes.items():
         for child in node.children:
-            claim(child.file, name)
-    for name in (*out.unchanged, *out.blocked_nodes):
+            claims.setdefault(child.file, set()).add(name)
+    for name in out.blocked_nodes:
         for file in objects.get(name, ()):
-            claim(file, name)
-    return sorted(shared & out.unchanged.keys())
+            claims.setdefault(file, set()).add(name)
+    shared: set[str] = set()
+    for name in out.unchanged:
+        for file in objects.get(name, ()):
+            if file in claims:
+                shared.add(name)
+    return sorted(shared)
 
 
 def _object_key(entry: InventoryEntry) -> tuple[str, str, str, str]:

@@ -340,6 +340,7 @@ def render_hub(
     revision: str = "",
     committed: Mapping[str, str] | None = None,
     clock: Callable[[], float] | None = None,
+    keys: dict[Any, tuple[str, str | None, str]] | None = None,
 ) -> HubRender:
     """Render every (active row × form) of a hub.
 
@@ -356,6 +357,10 @@ def render_hub(
 
     ``clock`` (``time.monotonic`` in a sync) bounds each node's render time (see
     ``render_node``); without it, time is not limited.
+
+    ``keys`` (kept by the daemon for one hub and one ``revision``) memoises each (row × form)'s
+    node name, uid problem and input key, so an unchanged row costs a lookup; it is left
+    holding only this render's entries.
 
     Two nodes rendering the same object (API group, kind, namespace, name) would stop the hub's
     kustomization from building: the node of the first uid (then form name) keeps it, the other
@@ -375,16 +380,30 @@ def render_hub(
             continue
         seen.add(row.uid)
         unique.append(row)
+    node_keys: dict[str, str] = {}
+    known: dict[Any, tuple[str, str | None, str]] = {}
     for row in unique:
         for form in forms:
-            problem = naming.uid_problem(row.uid, form.name)
+            memo_key = (form.name, form.fingerprint, row.values)
+            entry = keys.get(memo_key) if keys is not None else None
+            if entry is None:
+                problem = naming.uid_problem(row.uid, form.name)
+                name = "" if problem else naming.node_name(row.uid, form.name)
+                input_key = input_key_of(revision, form, row) if revision and not problem else ""
+                entry = (name, problem, input_key)
+            known[memo_key] = entry
+            name, problem, input_key = entry
             if problem:
                 out.row_errors.append(
                     f"row with uid {quote(row.uid)} of hub {hub_name} cannot form a node with "
                     f"form {form.name}: {problem}"
                 )
                 continue
-            owners.setdefault(naming.node_name(row.uid, form.name), []).append((row.uid, form.name))
+            owners.setdefault(name, []).append((row.uid, form.name))
+            node_keys.setdefault(name, input_key)
+    if keys is not None:
+        keys.clear()
+        keys.update(known)
     by_uid = {row.uid: row for row in unique}
     by_form = {form.name: form for form in forms}
     used: dict[Any, NodeRender] = {}
@@ -411,8 +430,7 @@ def render_hub(
             out.blocked_nodes.add(name)
             continue
         uid, form_name = pairs[0]
-        row, form = by_uid[uid], by_form[form_name]
-        input_key = input_key_of(revision, form, row) if revision else ""
+        input_key = node_keys[name]
         if input_key and committed is not None and committed.get(name) == input_key:
             out.unchanged[name] = input_key
             continue

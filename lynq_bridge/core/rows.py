@@ -22,6 +22,7 @@ import decimal
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # SPEC §4: exactly these texts activate a row; everything else (0, false, '', NULL, on, ' 1')
 # is inactive, the same as a deleted row.
@@ -84,23 +85,44 @@ def rows_from_records(
     records: Iterable[Sequence[object]],
     *,
     columns: Sequence[str],
+    memo: dict[Any, Row | None] | None = None,
 ) -> list[Row]:
     """Active rows from records whose first two fields are uid and activate.
 
     ``columns`` names the variables of the remaining fields, in order. Rows come back sorted
     by uid, then by their values, so the outcome never depends on the database's collation or
-    on the order of duplicates.
+    on the order of duplicates. ``memo`` (kept by the daemon for one hub) maps a record to its
+    row, so an unchanged record costs a lookup; it is left holding only these records.
     """
-    texts = sorted(tuple(to_text(v) for v in record) for record in records)
-    rows: list[Row] = []
-    for values in texts:
-        uid, activate, *extras = values
-        if not is_active(activate):
-            continue
-        variables = {"uid": uid, "activate": activate}
-        variables.update(zip(columns, extras, strict=True))
-        rows.append(Row(uid=uid, variables=variables, values=values))
-    return rows
+    rows: list[Row | None]
+    if memo is None:
+        rows = [_row(record, columns) for record in records]
+    else:
+        seen: dict[Any, Row | None] = {}
+        rows = []
+        for record in records:
+            key = tuple(record)
+            try:
+                row = memo[key] if key in memo else _row(key, columns)
+                seen[key] = row
+            except TypeError:  # an unhashable driver value: no memo for this record
+                row = _row(key, columns)
+            rows.append(row)
+        memo.clear()
+        memo.update(seen)
+    active = [row for row in rows if row is not None]
+    active.sort(key=lambda row: row.values)
+    return active
+
+
+def _row(record: Sequence[object], columns: Sequence[str]) -> Row | None:
+    """The row of one record, or None when it is not active."""
+    uid, activate, *extras = values = tuple(to_text(v) for v in record)
+    if not is_active(activate):
+        return None
+    variables = {"uid": uid, "activate": activate}
+    variables.update(zip(columns, extras, strict=True))
+    return Row(uid=uid, variables=variables, values=values)
 
 
 def snapshot_of(rows: Iterable[Row]) -> str:
