@@ -1,6 +1,7 @@
 """Benchmark: render and sync at 10,000 rows × 1 form × 5 resources (issues 2 and 9).
 
     .venv/bin/python bench/bench_sync.py [--rows 10000] [--dir DIR] [--no-render-out]
+    .venv/bin/python bench/bench_sync.py --dir DIR --changes-only   # DIR filled by a run before
 
 Prints, on this machine:
 - render: core render + plan of every row (seconds, rows/s), and ``render --out`` end to end;
@@ -199,19 +200,29 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--no-render-out", action="store_true", help="skip render --out")
+    parser.add_argument(
+        "--changes-only",
+        action="store_true",
+        help="reuse a --dir this benchmark filled before: only the no-change and one-row figures",
+    )
     args = parser.parse_args()
     directory = args.dir or Path(tempfile.mkdtemp(prefix="lynq-bench-"))
-    config_dir = build(directory, args.rows)
-    config = load_config(config_dir)
     sources = Datasources(SecretsDirectory(None))
-    query_s, floor_s = in_process_figures(config, sources, directory, args)
-    gc.collect()
-    first_s, first_rss, line = sync_process(config_dir)
-    print(
-        f"first sync --once (process): {first_s:.3f} s, peak RSS {first_rss:.0f} MB; floor (write "
-        f"files + git add -A + commit): {floor_s:.3f} s; ratio {first_s / floor_s:.2f}"
-    )
-    print(f"  {line}")
+    if args.changes_only:
+        config_dir = directory / "config"
+        config = load_config(config_dir)
+        query_s, _ = timed(lambda: sources.fetch_records(config.hubs[0]))
+    else:
+        config_dir = build(directory, args.rows)
+        config = load_config(config_dir)
+        query_s, floor_s = in_process_figures(config, sources, directory, args)
+        gc.collect()
+        first_s, first_rss, line = sync_process(config_dir)
+        print(
+            f"first sync --once (process): {first_s:.3f} s, peak RSS {first_rss:.0f} MB; floor "
+            f"(write files + git add -A + commit): {floor_s:.3f} s; ratio {first_s / floor_s:.2f}"
+        )
+        print(f"  {line}")
     nochange_p, _, _ = sync_process(config_dir)
     print(f"no-change sync --once (process): {nochange_p:.3f} s")
 
@@ -232,11 +243,14 @@ def main() -> None:
         f"one changed row, new Syncer in this process: {one_s:.3f} s to a pushed commit "
         f"touching {changed} files"
     )
-    daemon = Syncer(config)  # the daemon keeps its render cache between syncs
+    daemon = Syncer(config)  # the daemon keeps what it knows of the hub between syncs
     change_one_row(directory, daemon, "t00043")
-    one_s, changed = change_one_row(directory, daemon, "t00044")
+    runs = sorted(change_one_row(directory, daemon, f"t0005{i}")[0] for i in range(5))
     daemon.close()
-    print(f"one changed row, daemon (warm cache): {one_s:.3f} s, {changed} files in the commit")
+    print(
+        f"one changed row, daemon (warm): median {runs[2]:.3f} s of 5 "
+        f"({', '.join(f'{r:.3f}' for r in runs)})"
+    )
 
     sources.dispose()
     if not args.dir:

@@ -117,12 +117,11 @@ def rows_from_records(
 
 def _row(record: Sequence[object], columns: Sequence[str]) -> Row | None:
     """The row of one record, or None when it is not active."""
-    uid, activate, *extras = values = tuple(to_text(v) for v in record)
-    if not is_active(activate):
+    values = tuple([v if v.__class__ is str else to_text(v) for v in record])
+    if not is_active(values[1]):
         return None
-    variables = {"uid": uid, "activate": activate}
-    variables.update(zip(columns, extras, strict=True))
-    return Row(uid=uid, variables=variables, values=values)
+    variables = dict(zip(("uid", "activate", *columns), values, strict=True))
+    return Row(uid=values[0], variables=variables, values=values)
 
 
 def snapshot_of(rows: Iterable[Row]) -> str:
