@@ -40,14 +40,17 @@ KINDS = (
 )
 
 
-def _child(api_version: str, kind: str, name: str, node: str) -> dict[str, Any]:
+def child(
+    api_version: str, kind: str, name: str, node: str, namespace: str = NAMESPACE
+) -> dict[str, Any]:
+    """One child of a benchmark tenant, with the labels the bridge puts on it."""
     obj: dict[str, Any] = {
         "apiVersion": api_version,
         "kind": kind,
         "metadata": {
             "name": name,
-            "namespace": NAMESPACE,
-            "labels": {"lynq.sh/node": node, "lynq.sh/node-namespace": NAMESPACE, "app": name},
+            "namespace": namespace,
+            "labels": {"lynq.sh/node": node, "lynq.sh/node-namespace": namespace, "app": name},
         },
     }
     if kind == "ConfigMap":
@@ -68,7 +71,7 @@ def _child(api_version: str, kind: str, name: str, node: str) -> dict[str, Any]:
 
 def _stack(index: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     node = f"tenant{index:05d}-web"
-    children = [_child(v, k, f"{node}-{k.lower()}", node) for v, k in KINDS]
+    children = [child(v, k, f"{node}-{k.lower()}", node) for v, k in KINDS]
     resources = [
         {
             "id": kind.lower(),

@@ -35,15 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
+from bench_reporter import KINDS, child  # noqa: E402
 from controlplane import ApiClient, find_binaries, start_control_plane  # noqa: E402
 
-KINDS = (
-    ("v1", "ConfigMap"),
-    ("v1", "Secret"),
-    ("v1", "ServiceAccount"),
-    ("v1", "Service"),
-    ("apps/v1", "Deployment"),
-)
 ROLLED_OUT = {
     "observedGeneration": 1,
     "replicas": 2,
@@ -54,35 +48,9 @@ ROLLED_OUT = {
 HALF_READY = {**ROLLED_OUT, "readyReplicas": 1, "availableReplicas": 1}
 
 
-def _child(api_version: str, kind: str, name: str, node: str, namespace: str) -> dict[str, Any]:
-    obj: dict[str, Any] = {
-        "apiVersion": api_version,
-        "kind": kind,
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {"lynq.sh/node": node, "lynq.sh/node-namespace": namespace, "app": name},
-        },
-    }
-    if kind == "ConfigMap":
-        obj["data"] = {"settings.json": '{"plan": "basic"}'}
-    elif kind == "Service":
-        obj["spec"] = {"ports": [{"port": 80}], "selector": {"app": name}}
-    elif kind == "Deployment":
-        obj["spec"] = {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]},
-            },
-        }
-    return obj
-
-
 def _stack(index: int, namespace: str) -> list[dict[str, Any]]:
     node = f"tenant{index:05d}-web"
-    children = [_child(v, k, f"{node}-{k.lower()}", node, namespace) for v, k in KINDS]
+    children = [child(v, k, f"{node}-{k.lower()}", node, namespace) for v, k in KINDS]
     resources = [
         {
             "id": kind.lower(),
