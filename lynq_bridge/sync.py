@@ -231,7 +231,7 @@ class Syncer:
         self._known[hub_key(hub)] = (commit, listing, trusted)
 
     def _remember_commit(
-        self, hub: LynqHub, commit: str, listing: HubListing, plan: HubPlan, hub_dir: str
+        self, hub: LynqHub, commit: str, listing: HubListing, plan: HubPlan
     ) -> None:
         """After a push: the listing and index that ``commit`` holds, from the plan it made."""
         if plan.index is None:  # the committed index was kept: read it again next time
@@ -341,7 +341,7 @@ class Syncer:
                 )
             if self.git.push(sha):
                 result.commit = sha
-                self._remember_commit(hub, sha, listing, plan, hub_dir)
+                self._remember_commit(hub, sha, listing, plan)
                 return
             log.info("push of hub %s was rejected; rebasing on the new remote head", result.hub)
             head = self.git.fetch_head()
