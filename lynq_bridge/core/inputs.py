@@ -187,6 +187,6 @@ def trusted_listing(listing: HubListing, index: bytes | None) -> CommittedInputs
 
 def trusted_inputs(existing: Mapping[str, str], index: bytes | None) -> CommittedInputs:
     """``trusted_listing`` given all of a hub's files, with the object files of every
-    committed node."""
+    committed node (``render --out``, which plans against all the files it finds)."""
     trusted = trusted_listing(HubListing.of(existing), index)
-    return CommittedInputs(trusted, object_files(node_blobs(existing)), trusted.digests)
+    return CommittedInputs(trusted, object_files(node_blobs(existing)))

@@ -131,3 +131,30 @@ def test_a_comment_line_of_three_words_is_not_an_entry() -> None:
     from lynq_bridge.core.inputs import parse_inputs
 
     assert parse_inputs(b"# x y z\na-web k d -\n") == {"a-web": ("k", "d", "-")}
+
+
+@pytest.mark.parametrize("target_name", ["argocd", "flux", "both"])
+def test_intact_nodes_of_an_engine_layout_are_trusted(target_name: str) -> None:
+    """Level sub-directories (Flux) and engine files (argocd/<node>.yaml, flux/<node>/...) are
+    part of the digest: an intact node is trusted, an edited engine file is not."""
+    import targets_fixture as fixture
+
+    from renderers import target_for
+
+    target = target_for(fixture.bridge_spec(target_name))
+    writes = fixture.plan(target, fixture.render(target, revision="rev1")).writes
+    existing = {p: blob_id(c) for p, c in writes.items()}
+    index = writes[INPUTS_FILE]
+    trusted = trusted_inputs(existing, index)
+    assert set(trusted) == {"acme-web", "beta-web"}
+    engine = next(p for p in existing if p.startswith(("argocd/acme-web", "flux/acme-web/")))
+    existing[engine] = blob_id(b"edited by hand\n")
+    assert set(trusted_inputs(existing, index)) == {"beta-web"}
+
+
+def test_a_hub_file_with_a_dash_is_not_a_node_directory() -> None:
+    from lynq_bridge.core.inputs import HubListing
+
+    listing = HubListing.of({"read-me.txt": "1" * 40, "acme-web/lynqnode.yaml": "2" * 40})
+    assert set(listing.nodes) == {"acme-web"}
+    assert listing.files == {"read-me.txt": "1" * 40}
