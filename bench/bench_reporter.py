@@ -69,15 +69,16 @@ def child(
     return obj
 
 
-def _stack(index: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def stack(index: int, namespace: str = NAMESPACE) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Tenant ``index``: its children and its LynqNode, which lists them."""
     node = f"tenant{index:05d}-web"
-    children = [child(v, k, f"{node}-{k.lower()}", node) for v, k in KINDS]
+    children = [child(v, k, f"{node}-{k.lower()}", node, namespace) for v, k in KINDS]
     resources = [
         {
             "id": kind.lower(),
             "apiVersion": api_version,
             "kind": kind,
-            "namespace": NAMESPACE,
+            "namespace": namespace,
             "name": f"{node}-{kind.lower()}",
             "dependIds": [] if kind == "ConfigMap" else ["configmap"],
             "hash": f"{index:064x}",
@@ -87,7 +88,7 @@ def _stack(index: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     lynq_node = {
         "apiVersion": "operator.lynq.sh/v1",
         "kind": "LynqNode",
-        "metadata": {"name": node, "namespace": NAMESPACE},
+        "metadata": {"name": node, "namespace": namespace},
         "spec": {
             "uid": f"tenant{index:05d}",
             "templateRef": "web",
@@ -101,7 +102,7 @@ def _stack(index: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def _populate(api: ApiClient, nodes: int, workers: int) -> float:
     started = time.monotonic()
     api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    stacks = [_stack(i) for i in range(nodes)]
+    stacks = [stack(i) for i in range(nodes)]
     objects = [obj for children, node in stacks for obj in (*children, node)]
     rolled_out = {
         "observedGeneration": 1,

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from bench_reporter import KINDS, child  # noqa: E402
+from bench_reporter import KINDS, stack  # noqa: E402
 from controlplane import ApiClient, find_binaries, start_control_plane  # noqa: E402
 
 ROLLED_OUT = {
@@ -48,35 +48,6 @@ ROLLED_OUT = {
 HALF_READY = {**ROLLED_OUT, "readyReplicas": 1, "availableReplicas": 1}
 
 
-def _stack(index: int, namespace: str) -> list[dict[str, Any]]:
-    node = f"tenant{index:05d}-web"
-    children = [child(v, k, f"{node}-{k.lower()}", node, namespace) for v, k in KINDS]
-    resources = [
-        {
-            "id": kind.lower(),
-            "apiVersion": api_version,
-            "kind": kind,
-            "namespace": namespace,
-            "name": f"{node}-{kind.lower()}",
-            "dependIds": [] if kind == "ConfigMap" else ["configmap"],
-            "hash": f"{index:064x}",
-        }
-        for api_version, kind in KINDS
-    ]
-    lynq_node = {
-        "apiVersion": "operator.lynq.sh/v1",
-        "kind": "LynqNode",
-        "metadata": {"name": node, "namespace": namespace},
-        "spec": {
-            "uid": f"tenant{index:05d}",
-            "templateRef": "web",
-            "hubId": "tenants",
-            "resources": resources,
-        },
-    }
-    return [*children, lynq_node]
-
-
 def _namespace(index: int, namespaces: int) -> str:
     return f"bench{index % namespaces:04d}"
 
@@ -86,7 +57,10 @@ def _populate(api: ApiClient, nodes: int, namespaces: int, workers: int) -> floa
     for n in range(namespaces):
         name = _namespace(n, namespaces)
         api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    objects = [obj for i in range(nodes) for obj in _stack(i, _namespace(i, namespaces))]
+    objects = []
+    for i in range(nodes):
+        children, node = stack(i, _namespace(i, namespaces))
+        objects += [*children, node]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         created = list(pool.map(api.create, objects, chunksize=64))
         deployments = [c for c in created if c["kind"] == "Deployment"]

@@ -80,6 +80,18 @@ class Pass:
         with self.lock:
             self.errors.append(message)
 
+    def result(self, *, nodes: int, requests: int, seconds: float) -> ReportResult:
+        """What this pass (or watch round) did."""
+        return ReportResult(
+            nodes=nodes,
+            writes=self.writes,
+            requests=requests,
+            errors=len(self.errors),
+            events=self.events,
+            seconds=seconds,
+            messages=tuple(self.errors),
+        )
+
 
 @dataclass
 class Judged:
@@ -142,14 +154,10 @@ class Reporter:
         judged = [self.judge(raw, node, children, state) for raw, node in parsed]
         self.write_nodes(judged, state)
         self._roll_up(judged, namespace, state)
-        result = ReportResult(
+        result = state.result(
             nodes=len(raw_nodes),
-            writes=state.writes,
             requests=self.client.requests - first_request,
-            errors=len(state.errors),
-            events=state.events,
             seconds=time.monotonic() - started,
-            messages=tuple(state.errors),
         )
         log.info(
             "status pass: %d nodes, %d status writes, %d events, %d requests, %d errors in %.2fs",

@@ -442,14 +442,10 @@ class StatusWatcher:
     ) -> ReportResult:
         with self.lock:
             nodes = len(self.nodes)
-        result = ReportResult(
+        result = state.result(
             nodes=nodes,
-            writes=state.writes,
             requests=self.client.requests - first_request,
-            errors=len(state.errors),
-            events=state.events,
             seconds=time.monotonic() - started,
-            messages=tuple(state.errors),
         )
         level = logging.INFO if result.writes or result.errors else logging.DEBUG
         log.log(

@@ -185,6 +185,27 @@ def test_merge_commit_is_never_pushed(bridge: Bridge) -> None:
     assert bridge.head() == head
 
 
+def test_objects_that_fail_fsck_are_refused_when_the_commit_is_stored(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second line behind the path check: with it switched off, a tree entry ".GIT" reaches
+    the pack, and ``index-pack --strict`` refuses the pack before the mirror holds it."""
+    from lynq_bridge.adapters import gitstore
+
+    assert bridge.sync() == 0
+    head = bridge.head()
+    monkeypatch.setattr(gitstore, "check_path", lambda path: path)
+    store = opened(settings_of(bridge), bridge.root / "work")
+    try:
+        parent = store.fetch_head().commit
+        with pytest.raises(UnsafeCommit, match=r"its objects fail git fsck .*hasDotgit"):
+            store.commit(parent, writes={f"{HUB}/evil/.GIT": b"x\n"}, deletes=[], message="m\n")
+    finally:
+        store.close()
+    assert bridge.head() == head
+    assert fsck(mirror(bridge)).returncode == 0
+
+
 def test_parent_that_is_not_an_object_id_never_reaches_the_stream(bridge: Bridge) -> None:
     store = opened(settings_of(bridge), bridge.root / "work")
     try:
