@@ -7,13 +7,23 @@ the committed files drift from what the models generate). Conversion rules:
 
 - ``$ref`` is inlined; ``Optional[X]`` becomes ``X`` with ``nullable: true``; a single ``Literal``
   becomes a one-value ``enum``;
-- ``title`` and ``default`` are dropped: the API server stores exactly what Git holds, and the
-  models apply the defaults when the bridge reads an object (a missing ``spec.resources`` stays
-  detectable as a malformed LynqNode instead of being defaulted to an empty inventory);
+- ``title`` is dropped. Scalar ``default``s under ``spec`` are kept (``syncInterval: 30s``,
+  ``port: 3306``, ``timeoutSeconds: 300``, …): they are Lynq's CRD defaults, and Lynq users'
+  objects must round-trip through these CRDs with the values Lynq's API server gave them. The
+  models apply the same defaults when the bridge reads a file, so both agree. Defaults of lists,
+  maps, objects and ``None`` are not carried (a missing ``spec.resources`` stays detectable as a
+  malformed LynqNode instead of being defaulted to an empty inventory), nor are defaults under
+  ``status``, which only its writers fill;
+- ``x-kubernetes-*`` keys a model field declares (``json_schema_extra``) pass through: the
+  ``hubId`` immutability rule and the ``listType=map`` of a form's arrays, as in Lynq;
 - ``additionalProperties: false`` is dropped (structural schemas prune unknown fields instead);
   a free-form ``dict[str, Any]`` (a form's manifest ``spec``) keeps its content with
   ``x-kubernetes-preserve-unknown-fields: true``;
 - ``metadata`` is a bare object: the API server owns name and namespace validation.
+
+Names, scope and printer columns are Lynq's (every Lynq column, same name and JSONPath), with
+the bridge's own columns added; ``tests/unit/test_lynq_crd_compat.py`` checks every field path of
+Lynq's published CRDs against these.
 
 ``python -m lynq_bridge.crds --write`` rewrites ``crds/``; ``render_crds()`` is what
 ``lynq-bridge crds`` prints.
@@ -70,15 +80,23 @@ class CrdSpec:
     columns: tuple[dict[str, Any], ...]
 
 
-def _ready_reason(name: str = "Status") -> dict[str, Any]:
-    return {
+def _column(
+    name: str, kind: str, path: str, description: str, *, priority: int = 0
+) -> dict[str, Any]:
+    column: dict[str, Any] = {
         "name": name,
-        "type": "string",
-        "jsonPath": ".status.conditions[?(@.type=='Ready')].reason",
-        "description": "Reason of the Ready condition.",
+        "type": kind,
+        "jsonPath": path,
+        "description": description,
     }
+    if priority:
+        column["priority"] = priority
+    return column
 
 
+_READY_REASON = _column(
+    "Conditions", "string", ".status.conditions[?(@.type=='Ready')].reason", "Condition reason"
+)
 _AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 KINDS: tuple[CrdSpec, ...] = (
@@ -89,10 +107,17 @@ KINDS: tuple[CrdSpec, ...] = (
         plural="lynqhubs",
         short_names=("lh",),
         columns=(
-            {"name": "Source", "type": "string", "jsonPath": ".spec.source.type"},
-            {"name": "Desired", "type": "integer", "jsonPath": ".status.desired"},
-            {"name": "Ready", "type": "integer", "jsonPath": ".status.ready"},
-            {"name": "Failed", "type": "integer", "jsonPath": ".status.failed"},
+            _column(
+                "Templates",
+                "integer",
+                ".status.referencingTemplates",
+                "Number of referencing templates",
+            ),
+            _column("Desired", "integer", ".status.desired", "Total node CRs (Templates * Rows)"),
+            _column("Ready", "integer", ".status.ready", "Number of ready nodes"),
+            _column("Failed", "integer", ".status.failed", "Number of failed nodes"),
+            _READY_REASON,
+            _column("Source", "string", ".spec.source.type", "Type of the data source"),
             _AGE,
         ),
     ),
@@ -103,9 +128,19 @@ KINDS: tuple[CrdSpec, ...] = (
         plural="lynqforms",
         short_names=("lf",),
         columns=(
-            {"name": "Hub", "type": "string", "jsonPath": ".spec.hubId"},
-            {"name": "Nodes", "type": "integer", "jsonPath": ".status.totalNodes"},
-            {"name": "Ready", "type": "integer", "jsonPath": ".status.readyNodes"},
+            _column("Hub", "string", ".spec.hubId", "LynqHub reference"),
+            _column("Total", "integer", ".status.totalNodes", "Total nodes using form"),
+            _column("Ready", "integer", ".status.readyNodes", "Ready nodes"),
+            _column("Rollout", "string", ".status.rollout.phase", "Rollout phase"),
+            _column(
+                "Updating", "integer", ".status.rollout.updatingNodes", "Nodes currently updating"
+            ),
+            _column(
+                "Applied",
+                "string",
+                ".status.conditions[?(@.type=='Applied')].status",
+                "Applied status",
+            ),
             _AGE,
         ),
     ),
@@ -117,26 +152,33 @@ KINDS: tuple[CrdSpec, ...] = (
         plural="lynqnodes",
         short_names=("ln",),
         columns=(
-            {"name": "UID", "type": "string", "jsonPath": ".spec.uid"},
-            {"name": "Form", "type": "string", "jsonPath": ".spec.templateRef"},
-            {"name": "Ready", "type": "integer", "jsonPath": ".status.readyResources"},
-            {"name": "Desired", "type": "integer", "jsonPath": ".status.desiredResources"},
-            {"name": "Failed", "type": "integer", "jsonPath": ".status.failedResources"},
-            _ready_reason(),
+            _column("UID", "string", ".spec.uid", "Node unique identifier"),
+            _column("Form", "string", ".spec.templateRef", "LynqForm reference"),
+            _column("Ready", "integer", ".status.readyResources", "Number of ready resources"),
+            _column("Desired", "integer", ".status.desiredResources", "Total number of resources"),
+            _column(
+                "Skipped",
+                "integer",
+                ".status.skippedResources",
+                "Resources skipped due to dependency failures",
+            ),
+            _column(
+                "Conflicted",
+                "string",
+                ".status.conditions[?(@.type=='Conflicted')].status",
+                "Conflict status",
+            ),
+            _READY_REASON,
+            _column("Failed", "integer", ".status.failedResources", "Number of failed resources"),
             _AGE,
-            {"name": "Hub", "type": "string", "jsonPath": ".spec.hubId", "priority": 1},
-            {
-                "name": "Skipped",
-                "type": "integer",
-                "jsonPath": ".status.skippedResources",
-                "priority": 1,
-            },
-            {
-                "name": "Conflicted",
-                "type": "integer",
-                "jsonPath": ".status.conflictedResources",
-                "priority": 1,
-            },
+            _column("Hub", "string", ".spec.hubId", "LynqHub reference", priority=1),
+            _column(
+                "ConflictedResources",
+                "integer",
+                ".status.conflictedResources",
+                "Resources owned by someone else",
+                priority=1,
+            ),
         ),
     ),
 )
@@ -152,8 +194,15 @@ def _resolve(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str,
     return schema
 
 
-def structural_schema(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
-    """Translate one pydantic JSON-schema node into a structural OpenAPI v3 schema node."""
+def _scalar_default(schema: Mapping[str, Any]) -> bool:
+    return isinstance(schema.get("default"), str | int | float)  # bool is an int
+
+
+def structural_schema(
+    schema: Mapping[str, Any], defs: Mapping[str, Any], *, defaults: bool = False
+) -> dict[str, Any]:
+    """Translate one pydantic JSON-schema node into a structural OpenAPI v3 schema node;
+    with ``defaults``, scalar defaults are kept (see the module docstring)."""
     schema = _resolve(schema, defs)
     for combinator in ("anyOf", "oneOf", "allOf"):
         if combinator in schema:
@@ -162,7 +211,7 @@ def structural_schema(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> dic
             if len(non_null) != 1:
                 raise SchemaError(f"{combinator} with {len(non_null)} non-null variants")
             merged = {**{k: v for k, v in schema.items() if k != combinator}, **non_null[0]}
-            result = structural_schema(merged, defs)
+            result = structural_schema(merged, defs, defaults=defaults)
             if len(non_null) < len(variants):
                 result["nullable"] = True
             if "description" in schema:
@@ -170,6 +219,9 @@ def structural_schema(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> dic
             return result
 
     out: dict[str, Any] = {k: schema[k] for k in _KEPT_KEYWORDS if k in schema}
+    out.update({k: v for k, v in schema.items() if k.startswith("x-kubernetes-")})
+    if defaults and _scalar_default(schema):
+        out["default"] = schema["default"]
     if "const" in schema:
         out["enum"] = [schema["const"]]
     kind = schema.get("type")
@@ -178,16 +230,17 @@ def structural_schema(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> dic
         extra = schema.get("additionalProperties")
         if properties:
             out["properties"] = {
-                name: structural_schema(sub, defs) for name, sub in properties.items()
+                name: structural_schema(sub, defs, defaults=defaults)
+                for name, sub in properties.items()
             }
             if schema.get("required"):
                 out["required"] = list(schema["required"])
         elif isinstance(extra, Mapping) and extra:
-            out["additionalProperties"] = structural_schema(extra, defs)
+            out["additionalProperties"] = structural_schema(extra, defs, defaults=defaults)
         else:
             out["x-kubernetes-preserve-unknown-fields"] = True
     elif kind == "array":
-        out["items"] = structural_schema(schema.get("items", {}), defs)
+        out["items"] = structural_schema(schema.get("items", {}), defs, defaults=defaults)
     elif kind is None:
         raise SchemaError(f"schema without a type: {dict(schema)}")
     return out
@@ -217,9 +270,10 @@ def openapi_schema(model: type[BaseModel], description: str) -> dict[str, Any]:
             "apiVersion": {"type": "string"},
             "kind": {"type": "string"},
             "metadata": {"type": "object"},
-            "spec": structural_schema(properties["spec"], defs),
+            "spec": structural_schema(properties["spec"], defs, defaults=True),
         },
-        "required": ["spec"],
+        # `spec` is not required at the top, as in Lynq: the API server must keep every object
+        # Lynq's accepted (the bridge's readers report a node without a spec as malformed).
     }
     if "status" in properties:
         status = structural_schema(properties["status"], defs)

@@ -1,4 +1,5 @@
-"""Write the sync's conditions (SourceReady, DeletionGuardTriggered, Rendered) to LynqHubs.
+"""Write the sync's conditions (Lynq's Ready, SourceReady, DeletionGuardTriggered, Rendered)
+to LynqHubs.
 
 Used by the daemon when the bridge has cluster access (``spec.report.enabled``): one GET and,
 only when a condition changed, one status patch per hub sync. A hub that does not exist in the

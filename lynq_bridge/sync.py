@@ -110,6 +110,7 @@ class Compiled:
         if problems:
             raise ConfigError("\n".join(problems))
         self.target: Target = target_for(config.bridge.spec)
+        self.warnings[:0] = config.warnings  # the loader's (skipped documents, rollout) first
         self.warnings += self.target.warnings(list(forms.values()))
         self.warnings += credential_warnings(config.bridge.spec.git.url)
         self._forms = forms

@@ -7,6 +7,21 @@ resolved against the directory of the file that contains them.
 
 A key given twice in one mapping is an error, not "the last one wins": a duplicated ``path:`` or
 ``branch:`` would otherwise silently replace the one a reviewer read.
+
+What Lynq users have on disk loads as it is:
+
+- a document of another kind (the Secret beside the hub in Lynq's sample, a ConfigMap, a
+  Namespace, a LynqNode) and a kustomize ``kustomization.yaml`` are skipped with one warning each,
+  naming the document and, for a Secret, where the bridge reads passwords instead (never its
+  data). An unknown kind of the bridge's own API groups is still an error: it is a typo;
+- ``kubectl get -o yaml`` exports load: ``kind: List`` is read item by item, and what the API
+  server and controllers set (``status``, ``uid``, ``resourceVersion``, ``generation``,
+  ``creationTimestamp``, ``managedFields``, ``selfLink``, ``finalizers``, ``ownerReferences``, the
+  ``kubectl.kubernetes.io/last-applied-configuration`` annotation) is dropped before validation:
+  it describes one cluster's copy, not the configuration.
+
+Warnings (skipped documents, Lynq fields that are not implemented yet) are collected in
+``Config.warnings``; ``lynq-bridge validate`` prints them.
 """
 
 from __future__ import annotations
@@ -29,6 +44,23 @@ KINDS: dict[str, type[BaseModel]] = {
     "LynqHub": LynqHub,
     "LynqForm": LynqForm,
 }
+# API groups whose kinds the bridge knows: an unknown kind there is a mistake, not a neighbour.
+OWN_GROUPS = ("operator.lynq.sh/", "bridge.lynq.sh/")
+# Metadata that the API server or a controller sets; meaningless in a config file.
+SERVER_METADATA = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "selfLink",
+    "finalizers",
+    "ownerReferences",
+)
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml")
 
 
 @dataclass(frozen=True)
@@ -40,6 +72,7 @@ class Config:
     hubs: tuple[LynqHub, ...]
     forms: tuple[LynqForm, ...]
     sources: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def forms_of(self, hub: LynqHub) -> tuple[LynqForm, ...]:
         """The forms that name ``hub``, sorted by name."""
@@ -166,6 +199,78 @@ def _documents(path: Path, shown: Path, problems: list[str]) -> list[tuple[int, 
     return documents
 
 
+def without_server_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` without ``status`` and the metadata an API server or controller sets."""
+    cleaned = {k: v for k, v in document.items() if k != "status"}
+    meta = document.get("metadata")
+    if isinstance(meta, dict):
+        meta = {k: v for k, v in meta.items() if k not in SERVER_METADATA}
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+            meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+        cleaned["metadata"] = meta
+    return cleaned
+
+
+def _items(where: str, document: dict[str, Any], problems: list[str]) -> list[tuple[str, Any]]:
+    """The objects of a document: a ``kind: List`` (``kubectl get -o yaml``) item by item."""
+    if document.get("kind") != "List" or document.get("apiVersion") != "v1":
+        return [(where, document)]
+    items = document.get("items")
+    if not isinstance(items, list):
+        problems.append(f"{where}: the List has no items list")
+        return []
+    nested = [i for i, item in enumerate(items, 1) if isinstance(item, dict) and "items" in item]
+    for i in nested:
+        problems.append(f"{where}, item {i}: a List inside a List is not read")
+    return [(f"{where}, item {i}", item) for i, item in enumerate(items, 1) if i not in nested]
+
+
+def skip_warning(where: str, document: dict[str, Any]) -> str | None:
+    """The warning for a Kubernetes object the bridge does not read, or None when it reads it
+    (or when it is not a Kubernetes object of another kind, which is a problem instead)."""
+    kind, api_version = document.get("kind"), document.get("apiVersion")
+    if not isinstance(kind, str) or not isinstance(api_version, str) or kind in KINDS:
+        return None
+    if api_version.startswith(OWN_GROUPS) and kind != "LynqNode":
+        return None
+    meta = document.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    name = f"{meta.get('namespace') or 'default'}/{meta.get('name', '?')}"
+    skipped = f"{where}: skipped {kind} {quote(name)}"
+    if kind == "LynqNode":
+        return f"{skipped}: LynqNodes are written by lynq-bridge, never read from its config."
+    if kind == "Secret" and api_version == "v1":
+        return (
+            f"{skipped}: secrets do not belong in the config directory, which goes to Git; "
+            "a hub's passwordRef is read from <secretsDir>/<name>/<key> (spec.secretsDir of "
+            "the BridgeConfig, a mounted Secret volume) or, without it, from the Secret in "
+            "the hub's namespace through the Kubernetes API."
+        )
+    return (
+        f"{skipped}: lynq-bridge reads only BridgeConfig, LynqHub and LynqForm documents; "
+        "apply it to the cluster some other way."
+    )
+
+
+def rollout_warnings(where: str, form: LynqForm) -> list[str]:
+    """Warnings for the Lynq rollout settings a form sets that the bridge does not implement."""
+    rollout = form.spec.rollout
+    name = f"{where} (LynqForm {form.metadata.name})"
+    warnings = []
+    if rollout.maxSkew:
+        warnings.append(
+            f"{name}: spec.rollout.maxSkew is {rollout.maxSkew} but is not implemented yet: "
+            "every node of the form updates in the same sync."
+        )
+    if "progressDeadlineSeconds" in rollout.model_fields_set:
+        warnings.append(
+            f"{name}: spec.rollout.progressDeadlineSeconds is set but is not implemented yet: "
+            "no rollout is halted when an updated node is not Ready in time."
+        )
+    return warnings
+
+
 def config_files(directory: Path) -> list[Path]:
     """The YAML files of a config directory, in a stable order.
 
@@ -195,15 +300,31 @@ def load_config(directory: Path | str, *, paths_relative_to: Path | None = None)
     hubs: dict[tuple[str, str], LynqHub] = {}
     forms: dict[tuple[str, str], LynqForm] = {}
     sources: dict[tuple[str, str, str], str] = {}
+    warnings: list[str] = []
     for path in config_files(root):
         shown = path.relative_to(root)
+        objects: list[tuple[str, Any]] = []
         for index, document in _documents(path, shown, problems):
-            if document is None:
-                continue
             where = f"{shown}, document {index}"
-            if not isinstance(document, dict):
+            if isinstance(document, dict):
+                objects.extend(_items(where, document, problems))
+            elif document is not None:
+                objects.append((where, document))
+        for where, raw in objects:
+            if not isinstance(raw, dict):
                 problems.append(f"{where}: is not a mapping")
                 continue
+            if path.name in KUSTOMIZATION_FILES and "kind" not in raw:
+                warnings.append(
+                    f"{where}: skipped the kustomization file: lynq-bridge reads every YAML "
+                    "file of the config directory itself."
+                )
+                continue
+            skipped = skip_warning(where, raw)
+            if skipped:
+                warnings.append(skipped)
+                continue
+            document = without_server_fields(raw)
             kind = document.get("kind")
             model_type = KINDS.get(kind) if isinstance(kind, str) else None
             if model_type is None:
@@ -237,6 +358,7 @@ def load_config(directory: Path | str, *, paths_relative_to: Path | None = None)
     if len(bridges) != 1:
         problems.append(f"{root}: expected exactly one BridgeConfig document, found {len(bridges)}")
     for (namespace, name), form in sorted(forms.items()):
+        warnings.extend(rollout_warnings(sources[("LynqForm", namespace, name)], form))
         if (namespace, form.spec.hubId) not in hubs:
             problems.append(
                 f"{sources[('LynqForm', namespace, name)]} (LynqForm {name}): spec.hubId: "
@@ -250,4 +372,5 @@ def load_config(directory: Path | str, *, paths_relative_to: Path | None = None)
         hubs=tuple(hubs[k] for k in sorted(hubs)),
         forms=tuple(forms[k] for k in sorted(forms)),
         sources=sources,
+        warnings=tuple(warnings),
     )

@@ -22,6 +22,16 @@ SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}(\.[A-Za-z_][A-Za-z0-
 SQL_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")  # also a schema name
 VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DURATION = re.compile(r"^[0-9]+(s|m|h)$")
+# metav1.Condition's type and reason patterns, as every CRD with standard conditions has them.
+CONDITION_TYPE = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+)
+CONDITION_REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+# OpenAPI formats of the CRDs (Lynq's Go types: int32 counters, int64 generations, metav1.Time).
+INT32: dict[str, Any] = {"format": "int32"}
+INT64: dict[str, Any] = {"format": "int64"}
+DATE_TIME: dict[str, Any] = {"format": "date-time"}
 # A small JSONPath subset: `$.a.b`, `$.a[0]`, `$.a['x.y']`, `$.a[*]`.
 JSONPATH = re.compile(r"^\$((\.[A-Za-z0-9_-]+)|(\[[0-9]+\])|(\[\*\])|(\['[^'\]]+'\]))+$")
 
@@ -378,7 +388,7 @@ class _DatabaseSource(Model):
 
 class MySQLSource(_DatabaseSource):
     host: str
-    port: int = Field(3306, ge=1, le=65535)
+    port: int = Field(3306, ge=1, le=65535, json_schema_extra=INT32)
     username: str
     passwordRef: SecretKeyRef | None = None
     database: str
@@ -392,7 +402,7 @@ class PostgreSQLSource(_DatabaseSource):
     # docstring: the docstring would become the CRD's description.)
 
     host: str
-    port: int = Field(5432, ge=1, le=65535)
+    port: int = Field(5432, ge=1, le=65535, json_schema_extra=INT32)
     username: str
     passwordRef: SecretKeyRef | None = None
     database: str
@@ -430,7 +440,9 @@ class SQLiteSource(_DatabaseSource):
 class HubSource(Model):
     type: Literal["mysql", "postgresql", "sqlite"]
     syncInterval: Duration = Field(
-        "30s", description="How often the hub is synced: ^[0-9]+(s|m|h)$."
+        "30s",
+        description="How often the hub is synced: ^[0-9]+(s|m|h)$.",
+        json_schema_extra={"pattern": DURATION.pattern},
     )
     mysql: MySQLSource | None = None
     postgresql: PostgreSQLSource | None = None
@@ -491,22 +503,31 @@ class HubSpec(Model):
 
 
 class Condition(Model):
-    type: str
+    # The patterns and formats are metav1.Condition's (Lynq's CRDs carry them); they are CRD-only
+    # so that reading a status never fails on a condition some other writer set.
+    type: str = Field(json_schema_extra={"pattern": CONDITION_TYPE.pattern})
     status: Literal["True", "False", "Unknown"]
-    reason: str
+    reason: str = Field(json_schema_extra={"pattern": CONDITION_REASON.pattern})
     message: str = ""
-    lastTransitionTime: str
-    observedGeneration: int | None = None
+    lastTransitionTime: str = Field(json_schema_extra=DATE_TIME)
+    observedGeneration: int | None = Field(None, json_schema_extra=INT64)
 
 
 class HubStatus(Model):
     """Roll-up written by the status reporter."""
 
-    observedGeneration: int | None = None
-    desired: int = 0
-    ready: int = 0
-    failed: int = 0
-    referencingTemplates: list[str] = Field(default_factory=list)
+    observedGeneration: int | None = Field(None, json_schema_extra=INT64)
+    desired: int = Field(0, json_schema_extra=INT32)
+    ready: int = Field(0, json_schema_extra=INT32)
+    failed: int = Field(0, json_schema_extra=INT32)
+    referencingTemplates: int = Field(
+        0,
+        description="How many LynqForms reference this hub (Lynq's field and meaning).",
+        json_schema_extra=INT32,
+    )
+    referencingTemplateNames: list[str] = Field(
+        default_factory=list, description="The names of the LynqForms that reference this hub."
+    )
     conditions: list[Condition] = Field(default_factory=list)
 
 
@@ -524,7 +545,8 @@ class LynqHub(Model):
 class ResourceEntry(Model):
     """One resource of a form; every string in ``spec`` is a template."""
 
-    id: str = Field(min_length=1)
+    # Not empty: the `_id` pattern needs one character (no minLength, as in Lynq's CRD).
+    id: str
     spec: dict[str, Any]
     nameTemplate: str | None = None
     targetNamespace: str | None = None
@@ -532,7 +554,7 @@ class ResourceEntry(Model):
     annotationsTemplate: dict[str, str] = Field(default_factory=dict)
     dependIds: list[str] = Field(default_factory=list)
     waitForReady: bool = True
-    timeoutSeconds: int = Field(300, ge=1, le=3600)
+    timeoutSeconds: int = Field(300, ge=1, le=3600, json_schema_extra=INT32)
     skipOnDependencyFailure: bool = True
     creationPolicy: Literal["WhenNeeded", "Once"] = "WhenNeeded"
     deletionPolicy: Literal["Delete", "Retain"] = "Delete"
@@ -584,16 +606,51 @@ RESOURCE_ARRAYS = (
     "manifests",
 )
 
-Resources = Annotated[list[ResourceEntry], Field(default_factory=list)]
+# A form's arrays are maps keyed by id in the API server, as in Lynq (a duplicate id is refused).
+Resources = Annotated[
+    list[ResourceEntry],
+    Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"]},
+    ),
+]
 
 
 class Rollout(Model):
-    maxSkew: int = Field(0, ge=0, description="Nodes of one form updating at once; 0 = unlimited.")
+    # Neither setting is implemented yet: `validate` warns when a form sets them (SPEC §3.3).
+    maxSkew: int = Field(
+        0,
+        ge=0,
+        description="Nodes of one form updating at once; 0 = unlimited. Not implemented yet: "
+        "every node updates in the same sync.",
+        json_schema_extra=INT32,
+    )
+    progressDeadlineSeconds: int = Field(
+        600,
+        ge=60,
+        le=3600,
+        description="Seconds an updated node may take to become Ready before the rollout halts "
+        "(Lynq's field). Not implemented yet: no rollout is halted.",
+        json_schema_extra=INT32,
+    )
 
 
 class FormSpec(Model):
-    hubId: str = Field(min_length=1)
+    hubId: str = Field(
+        description="The LynqHub in the form's namespace whose rows the form renders.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "self == oldSelf", "message": "hubId is immutable"}
+            ]
+        },
+    )
     rollout: Rollout = Field(default_factory=Rollout)
+    templateSyntax: Literal["jinja", "go"] | None = Field(
+        None,
+        description="The syntax of every template string of the form: jinja (Jinja2) or go "
+        "(Lynq's Go text/template + Sprig). Unset: recognised from the strings (a form written "
+        "for Lynq is go), see docs/lynq.md.",
+    )
     serviceAccounts: Resources
     deployments: Resources
     statefulSets: Resources
@@ -611,17 +668,40 @@ class FormSpec(Model):
     namespaces: Resources
     manifests: Resources
 
+    @field_validator("hubId")
+    @classmethod
+    def _hub_named(cls, value: str) -> str:
+        # A validator, not minLength: Lynq's CRD has no minLength, and ours accepts what it does.
+        if not value:
+            raise ValueError("must name a LynqHub, not be empty")
+        return value
+
     def resources(self) -> list[ResourceEntry]:
         """All entries in the fixed order of the arrays, then as listed."""
         return [entry for name in RESOURCE_ARRAYS for entry in getattr(self, name)]
 
 
+class RolloutStatus(Model):
+    """Lynq's rollout progress of a form; the bridge does not write it yet (no rollouts)."""
+
+    phase: Literal["Idle", "InProgress", "Failed", "Complete"] | None = None
+    targetGeneration: int | None = Field(None, json_schema_extra=INT64)
+    totalNodes: int | None = Field(None, json_schema_extra=INT32)
+    updatedNodes: int | None = Field(None, json_schema_extra=INT32)
+    updatingNodes: int | None = Field(None, json_schema_extra=INT32)
+    readyUpdatedNodes: int | None = Field(None, json_schema_extra=INT32)
+    startTime: str | None = Field(None, json_schema_extra=DATE_TIME)
+    completionTime: str | None = Field(None, json_schema_extra=DATE_TIME)
+    message: str | None = None
+
+
 class FormStatus(Model):
     """Roll-up written by the status reporter."""
 
-    observedGeneration: int | None = None
-    totalNodes: int = 0
-    readyNodes: int = 0
+    observedGeneration: int | None = Field(None, json_schema_extra=INT64)
+    totalNodes: int = Field(0, json_schema_extra=INT32)
+    readyNodes: int = Field(0, json_schema_extra=INT32)
+    rollout: RolloutStatus | None = None
     conditions: list[Condition] = Field(default_factory=list)
 
 
@@ -655,11 +735,41 @@ class InventoryEntry(Model):
     hash: str = Field(description="sha256 of the rendered manifest, to date its readiness clock.")
 
 
+# Lynq's LynqNode carries its form's resource arrays, rendered. The bridge never writes them and
+# the reporter reads only `resources`, so a node that has no inventory (one Lynq created) is
+# reported malformed rather than half-read; the fields exist so that Lynq's objects keep their
+# content under these CRDs until the cutover removes them (docs/migrating-from-lynq.md).
+LynqCopies = Annotated[
+    list[ResourceEntry],
+    Field(default_factory=list, description="Lynq's copy of the form's entries; not written."),
+]
+
+
 class NodeSpec(Model):
     uid: str
     templateRef: str
-    hubId: str
+    hubId: str | None = Field(
+        None,
+        description="The hub; always written by the bridge, optional because Lynq's LynqNodes "
+        "name their hub only in the lynq.sh/hub label.",
+    )
     resources: list[InventoryEntry] = Field(default_factory=list)
+    serviceAccounts: LynqCopies
+    deployments: LynqCopies
+    statefulSets: LynqCopies
+    daemonSets: LynqCopies
+    services: LynqCopies
+    ingresses: LynqCopies
+    configMaps: LynqCopies
+    secrets: LynqCopies
+    persistentVolumeClaims: LynqCopies
+    jobs: LynqCopies
+    cronJobs: LynqCopies
+    podDisruptionBudgets: LynqCopies
+    networkPolicies: LynqCopies
+    horizontalPodAutoscalers: LynqCopies
+    namespaces: LynqCopies
+    manifests: LynqCopies
 
 
 class ResourceState(Model):
@@ -679,19 +789,53 @@ class ResourceState(Model):
 
 
 class NodeStatus(Model):
-    observedGeneration: int | None = None
-    desiredResources: int = 0
-    readyResources: int = 0
-    failedResources: int = 0
-    skippedResources: int = 0
-    conflictedResources: int = 0
+    observedGeneration: int | None = Field(None, json_schema_extra=INT64)
+    desiredResources: int = Field(0, json_schema_extra=INT32)
+    readyResources: int = Field(0, json_schema_extra=INT32)
+    failedResources: int = Field(0, json_schema_extra=INT32)
+    skippedResources: int = Field(0, json_schema_extra=INT32)
+    conflictedResources: int = Field(0, json_schema_extra=INT32)
+    skippedResourceIds: list[str] = Field(
+        default_factory=list, description="Lynq's field: ids of the skipped resources."
+    )
+    appliedResources: list[str] = Field(
+        default_factory=list,
+        description="Lynq's field (kind/namespace/name@id of applied children); the bridge "
+        "leaves applying to the GitOps engine and does not write it.",
+    )
+    lastFullReconcileAt: str | None = Field(
+        None,
+        description="Lynq's field (its periodic re-apply); not written by the bridge.",
+        json_schema_extra=DATE_TIME,
+    )
     resources: list[ResourceState] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)
+
+
+class NodeMeta(ObjectMeta):
+    """A LynqNode's metadata: its name ``{uid}-{form}`` is a DNS-1123 subdomain of up to 253
+    characters, as Lynq allows (SPEC §3.4); the namespace stays a DNS-1123 label."""
+
+    @field_validator("namespace")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:  # replaces ObjectMeta's rule, which covers the name
+        if not DNS_LABEL.match(value):
+            raise ValueError(f'{quote(value)} is not a DNS-1123 label (lowercase a-z, 0-9 and "-")')
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _dns_subdomain(cls, value: str) -> str:
+        if len(value) > 253 or not DNS_SUBDOMAIN.match(value):
+            raise ValueError(
+                f"{quote(value)} is not a DNS-1123 subdomain of 253 characters at most"
+            )
+        return value
 
 
 class LynqNode(Model):
     apiVersion: Literal["operator.lynq.sh/v1"] = "operator.lynq.sh/v1"
     kind: Literal["LynqNode"] = "LynqNode"
-    metadata: ObjectMeta
+    metadata: NodeMeta
     spec: NodeSpec
     status: NodeStatus | None = None

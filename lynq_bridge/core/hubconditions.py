@@ -3,6 +3,12 @@
 The reporter owns the hub's counters and leaves these alone (``merge_conditions`` with
 ``keep_others``); this module decides them from a sync's outcome. Messages are stable
 sentences, so an unchanged outcome computes an unchanged status and nothing is written.
+
+``Ready`` is Lynq's hub condition with Lynq's reasons (``DatabaseConnected``,
+``DatabaseConnectionFailed``) and Lynq's meaning: the hub's table was read. It stands beside the
+bridge's own conditions, which say more (``SourceReady`` with the query's error,
+``DeletionGuardTriggered``, ``Rendered``), so that Lynq's printer column, dashboards and
+``kubectl wait --for=condition=Ready lynqhub/...`` keep working after a cutover.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Any
 from lynq_bridge.core.conditions import DesiredCondition, merge_conditions
 from lynq_bridge.core.rollups import conditions_of
 
+READY = "Ready"
+DATABASE_CONNECTED, DATABASE_CONNECTION_FAILED = "DatabaseConnected", "DatabaseConnectionFailed"
 SOURCE_READY = "SourceReady"
 DELETION_GUARD = "DeletionGuardTriggered"
 RENDERED = "Rendered"
@@ -23,10 +31,11 @@ def sync_conditions(*, failure: str | None, held: int, errors: int) -> list[Desi
     """The desired sync conditions of a hub after one sync."""
     if failure:
         source = DesiredCondition(SOURCE_READY, "False", "QueryFailed", failure)
+        ready = DesiredCondition(READY, "False", DATABASE_CONNECTION_FAILED, failure)
     else:
-        source = DesiredCondition(
-            SOURCE_READY, "True", "QuerySucceeded", "The hub's table was read."
-        )
+        read = "The hub's table was read."
+        source = DesiredCondition(SOURCE_READY, "True", "QuerySucceeded", read)
+        ready = DesiredCondition(READY, "True", DATABASE_CONNECTED, read)
     if held:
         guard = DesiredCondition(
             DELETION_GUARD,
@@ -45,7 +54,7 @@ def sync_conditions(*, failure: str | None, held: int, errors: int) -> list[Desi
         )
     else:
         rendered = DesiredCondition(RENDERED, "True", "AllRendered", "Every row rendered.")
-    conditions = [source, guard]
+    conditions = [ready, source, guard]
     if not failure:  # rendering did not happen: keep whatever the last sync said
         conditions.append(rendered)
     return conditions

@@ -104,7 +104,9 @@ def hub_status(
         "desired": len(mine),
         "ready": sum(n.ready for n in mine),
         "failed": sum(n.failed for n in mine),
-        "referencingTemplates": sorted(templates),
+        # Lynq's field is the count (int32); the names are the bridge's own field.
+        "referencingTemplates": len(templates),
+        "referencingTemplateNames": sorted(templates),
     }
     generation = _generation(hub)
     if generation is not None:

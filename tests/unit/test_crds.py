@@ -28,7 +28,7 @@ from lynq_bridge.crds import (
     structural_schema,
 )
 
-FORBIDDEN_KEYWORDS = {"title", "default", "$ref", "$defs", "anyOf", "oneOf", "allOf", "const"}
+FORBIDDEN_KEYWORDS = {"title", "$ref", "$defs", "anyOf", "oneOf", "allOf", "const"}
 
 
 def _walk(schema: Any) -> Iterator[dict[str, Any]]:
@@ -142,6 +142,23 @@ def test_optional_fields_are_nullable_and_required_fields_required() -> None:
     }
     assert set(entry["required"]) == {"id", "apiVersion", "kind", "name", "hash"}
     assert entry["properties"]["creationPolicy"]["enum"] == ["WhenNeeded", "Once"]
+
+
+@pytest.mark.parametrize("kind", ["LynqHub", "LynqForm", "LynqNode"])
+def test_only_scalar_defaults_under_spec_reach_the_crd(kind: str) -> None:
+    schema = _schema(kind)
+    spec_defaults = [n["default"] for n in _walk(schema["properties"]["spec"]) if "default" in n]
+
+    assert spec_defaults, "Lynq's defaults (syncInterval, port, timeoutSeconds...) are carried"
+    assert all(isinstance(d, str | int) for d in spec_defaults), spec_defaults
+    assert not [n for n in _walk(schema["properties"]["status"]) if "default" in n]
+
+
+def test_a_node_inventory_is_not_defaulted_to_empty() -> None:
+    spec = _schema("LynqNode")["properties"]["spec"]["properties"]
+
+    assert "default" not in spec["resources"]
+    assert "default" not in spec["hubId"]
 
 
 def test_free_form_manifest_keeps_unknown_fields() -> None:

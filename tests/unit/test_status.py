@@ -768,7 +768,8 @@ def test_hub_roll_up_counts_its_nodes_and_forms() -> None:
         "desired": 3,
         "ready": 1,
         "failed": 1,
-        "referencingTemplates": ["admin", "api", "web"],
+        "referencingTemplates": 3,
+        "referencingTemplateNames": ["admin", "api", "web"],
         "observedGeneration": 4,
     }
     assert rollups.hub_status({**HUB, "status": status}, NODES, forms) is None

@@ -31,6 +31,9 @@ def test_hub_conditions_follow_sync_outcomes_and_skip_unchanged_writes(
         source = condition(status, "SourceReady")
         assert source is not None
         assert (source["status"], source["reason"]) == ("False", "QueryFailed")
+        ready = condition(status, "Ready")  # Lynq's condition and reason beside ours
+        assert ready is not None
+        assert (ready["status"], ready["reason"]) == ("False", "DatabaseConnectionFailed")
         assert condition(status, "Rendered") is None  # nothing was rendered
 
         version = hub(api, namespace)["metadata"]["resourceVersion"]
@@ -55,6 +58,9 @@ def test_hub_conditions_follow_sync_outcomes_and_skip_unchanged_writes(
         status = hub(api, namespace)["status"]
         source = condition(status, "SourceReady")
         assert source is not None and source["lastTransitionTime"] == "2030-01-01T12:02:00Z"
+        ready = condition(status, "Ready")
+        assert ready is not None
+        assert (ready["status"], ready["reason"]) == ("True", "DatabaseConnected")
         guard = condition(status, "DeletionGuardTriggered")
         assert guard is not None and guard["status"] == "False"
 

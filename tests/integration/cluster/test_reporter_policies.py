@@ -270,7 +270,8 @@ def test_hub_and_form_roll_up_node_counts(api: ApiClient, namespace: str, report
         "desired": 2,
         "ready": 1,
         "failed": 0,
-        "referencingTemplates": ["web"],
+        "referencingTemplates": 1,
+        "referencingTemplateNames": ["web"],
     }
     assert (form["totalNodes"], form["readyNodes"]) == (2, 1)
     assert {c["type"]: c["reason"] for c in form["conditions"]} == {
