@@ -12,7 +12,8 @@ What each Lynq policy becomes (SPEC §7):
   ``creationPolicy: Once`` → ``ignoreDifferences`` on the object's body, both with
   ``RespectIgnoreDifferences=true`` so that a sync keeps the live values.
 
-The Applications live in ``argocd/<node>.yaml`` beside the node directories and are listed by
+The Applications live in ``argocd/<node>.yaml`` (``argocd/<node>/application.yaml`` for node
+names of 251 to 253 characters) beside the node directories and are listed by
 ``argocd/kustomization.yaml``, which the one hand-written root Application per hub points at
 (app-of-apps, ``examples/argocd/``). Each carries Argo CD's resources finalizer, so removing a row
 deletes its stack (except Retain objects) when the root Application prunes the node's
@@ -28,6 +29,7 @@ from lynq_bridge.config.models import BridgeSpec, InventoryEntry, ResourceEntry
 from lynq_bridge.core.credentials import mask_url, strip_credentials
 from lynq_bridge.core.forms import CompiledForm
 from lynq_bridge.core.layout import FlatTarget, NodeLayout, NodeObject
+from lynq_bridge.core.paths import MAX_COMPONENT
 from lynq_bridge.core.yamltext import dump_manifest
 from renderers.common import (
     api_group,
@@ -50,6 +52,7 @@ SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 RESPECT_IGNORE_DIFFERENCES = "RespectIgnoreDifferences=true"
 ENGINE_DIR = "argocd"
+APPLICATION_FILE = "application.yaml"  # inside argocd/<node>/ when <node>.yaml is too long
 ENGINE = "Argo CD"
 
 
@@ -100,6 +103,16 @@ def ignore_difference(obj: NodeObject) -> dict[str, Any] | None:
     return out
 
 
+def application_path(node: str) -> str:
+    """Where a node's Application goes: ``argocd/<node>.yaml``, or, for a node name too long
+    for that file name (251 to 253 characters: a path component has at most 255),
+    ``argocd/<node>/application.yaml``; ``layout.path_owner`` reads both as the node's."""
+    file = f"{node}.yaml"
+    if len(file) <= MAX_COMPONENT:
+        return f"{ENGINE_DIR}/{file}"
+    return f"{ENGINE_DIR}/{node}/{APPLICATION_FILE}"
+
+
 class ArgoCDTarget(FlatTarget):
     """Flat node directories (as plain) plus Argo CD's annotations and one Application per node."""
 
@@ -129,7 +142,7 @@ class ArgoCDTarget(FlatTarget):
         set_annotation(manifest, SYNC_WAVE, str(deepest + 1))
 
     def engine_files(self, node: NodeLayout) -> dict[str, bytes]:
-        return {f"{ENGINE_DIR}/{node.name}.yaml": dump_manifest(self.application(node)).encode()}
+        return {application_path(node.name): dump_manifest(self.application(node)).encode()}
 
     def application(self, node: NodeLayout) -> dict[str, Any]:
         """The node's Application: its directory, its ignore rules, the sync policy."""
@@ -162,7 +175,7 @@ class ArgoCDTarget(FlatTarget):
             "metadata": {
                 "name": engine_name(hub.namespace, node.name),
                 "namespace": self.settings.namespace,
-                "labels": engine_labels(node),
+                **engine_labels(node),
                 "finalizers": [RESOURCES_FINALIZER],
             },
             "spec": spec,

@@ -34,8 +34,9 @@ _NOT_BODY = frozenset({"apiVersion", "kind", "metadata", "status"})
 def engine_name(*parts: str) -> str:
     """A name for an engine object: the parts joined by ".", unique per hub namespace and node.
 
-    Node names and namespaces never contain ".", so the join cannot be ambiguous. Names longer
-    than 63 characters keep their start and end in a hash, so they stay unique and stable.
+    Namespaces and levels never contain "." and a node name ends with its form's name, which
+    does not either, so the join cannot be ambiguous. Names longer than 63 characters keep
+    their start and end in a hash, so they stay unique and stable.
     """
     name = ".".join(parts)
     if len(name) <= MAX_NAME:
@@ -44,17 +45,20 @@ def engine_name(*parts: str) -> str:
     return f"{name[: MAX_NAME - _HASH - 1].rstrip('.-')}-{digest}"
 
 
-def engine_labels(node: NodeLayout) -> dict[str, str]:
-    """The labels of a node's engine objects, to select a hub's or a tenant's."""
-    labels = {
-        LABEL_HUB: node.hub.metadata.name,
-        LABEL_NODE: node.name,
-        LABEL_NODE_NAMESPACE: node.hub.metadata.namespace,
-        LABEL_FORM: node.form,
-    }
-    if naming.is_label_value(node.uid):
-        labels[LABEL_UID] = node.uid
-    return labels
+def engine_labels(node: NodeLayout) -> dict[str, Any]:
+    """The labels of a node's engine objects, to select a hub's or a tenant's, as metadata:
+    ``{"labels": ...}``, plus ``{"annotations": ...}`` with the full node name and uid when
+    they are too long for a label (see ``naming.tracking_metadata``)."""
+    labels, full_values = naming.tracking_metadata(
+        {
+            LABEL_HUB: node.hub.metadata.name,
+            LABEL_NODE: node.name,
+            LABEL_NODE_NAMESPACE: node.hub.metadata.namespace,
+            LABEL_FORM: node.form,
+            LABEL_UID: node.uid,
+        }
+    )
+    return {"labels": labels, "annotations": full_values} if full_values else {"labels": labels}
 
 
 def hub_path(git_path: str, hub: LynqHub) -> str:

@@ -159,7 +159,7 @@ class FluxTarget(FlatTarget):
             "metadata": {
                 "name": engine_name(hub.namespace, node.name, str(level)),
                 "namespace": settings.namespace,
-                "labels": engine_labels(node),
+                **engine_labels(node),
             },
             "spec": spec,
         }

@@ -111,13 +111,20 @@ def lynqnode_manifest(
 ) -> bytes:
     """The LynqNode of a node: identity, labels and the inventory of its children, with the
     target's annotations (``deepest``: the depth of its deepest resource)."""
-    labels = {LABEL_HUB: hub.metadata.name, LABEL_FORM: node.form}
-    if naming.is_label_value(node.uid):
-        labels[LABEL_UID] = node.uid
+    labels, full_values = naming.tracking_metadata(
+        {LABEL_HUB: hub.metadata.name, LABEL_FORM: node.form, LABEL_UID: node.uid}
+    )
+    metadata: dict[str, Any] = {
+        "name": node.name,
+        "namespace": hub.metadata.namespace,
+        "labels": labels,
+    }
+    if full_values:  # a uid longer than 63 characters: its label is short, its annotation full
+        metadata["annotations"] = full_values
     manifest: dict[str, Any] = {
         "apiVersion": "operator.lynq.sh/v1",
         "kind": "LynqNode",
-        "metadata": {"name": node.name, "namespace": hub.metadata.namespace, "labels": labels},
+        "metadata": metadata,
         "spec": {
             "uid": node.uid,
             "templateRef": node.form,

@@ -192,15 +192,15 @@ def _render_child(
             raise _Failure(f"namespace {quote(str(namespace))} is not a valid namespace name")
     labels = _string_map(metadata.get("labels"), "labels")
     labels.update(_render_map(resource.labels, variables))
-    labels.update(
+    tracking, full_values = naming.tracking_metadata(
         {
             LABEL_NODE: ctx.node,
             LABEL_NODE_NAMESPACE: ctx.hub.metadata.namespace,
             LABEL_HUB: ctx.hub.metadata.name,
+            LABEL_UID: ctx.uid,
         }
     )
-    if naming.is_label_value(ctx.uid):
-        labels[LABEL_UID] = ctx.uid
+    labels.update(tracking)
     for key, value in labels.items():
         problem = key_problem(key, "label")
         if problem:
@@ -213,6 +213,7 @@ def _render_child(
         problem = key_problem(key, "annotation")
         if problem:
             raise _Failure(problem)
+    annotations.update(full_values)  # the full node name and uid where the labels are short
     annotations[ANNOTATION_DELETION_POLICY] = entry.deletionPolicy
     metadata.update(name=name, labels=labels, annotations=annotations)
     if namespace is None:
@@ -394,9 +395,9 @@ def render_hub(
             known[memo_key] = entry
             name, problem, input_key = entry
             if problem:
-                out.row_errors.append(
-                    f"row with uid {quote(row.uid)} of hub {hub_name} cannot form a node with "
-                    f"form {form.name}: {problem}"
+                out.row_errors.append(  # the uid whole, up to the longest a node allows
+                    f"row with uid {quote(row.uid, naming.MAX_NODE_NAME)} of hub {hub_name} "
+                    f"cannot form a node with form {form.name}: {problem}"
                 )
                 continue
             owners.setdefault(name, []).append((row.uid, form.name))

@@ -11,7 +11,8 @@ the previous status and ``now``; this module decides. The rules (SPEC §8, issue
   the object lost readiness. Persisted in status, so a reporter restart does not reset it. Not
   ready ``timeoutSeconds`` after ``since`` means failed; a missing object counts as not ready.
 - ``conflictPolicy: Stuck``: an existing object without this node's ``lynq.sh/node`` label (or
-  with another node's) belongs to someone else and is reported Conflicted, never adopted.
+  with another node's) belongs to someone else and is reported Conflicted, never adopted. A
+  node name longer than 63 characters is read from the annotation of the same key.
 - ``waitForReady: false`` and ``creationPolicy: Once`` resources are ready once they exist.
 - Conditions come in both vocabularies: kstatus ``Ready``/``Reconciling``/``Stalled`` (the last
   two only while true, as Flux does) and Lynq's ``Progressing``/``Degraded``/``Conflicted`` with
@@ -34,7 +35,7 @@ from lynq_bridge.config.models import (
     NodeStatus,
     ResourceState,
 )
-from lynq_bridge.core import readiness
+from lynq_bridge.core import naming, readiness
 from lynq_bridge.core.conditions import (
     DesiredCondition,
     format_time,
@@ -105,9 +106,11 @@ def foreign_owner(obj: Mapping[str, Any], *, node: str, namespace: str) -> str |
     """Why an existing object belongs to someone else rather than to LynqNode
     ``namespace``/``node`` (``None``: it is the node's). The one rule for ``conflictPolicy:
     Stuck``, shared by the reporter and by the sync's check before it commits a new object."""
-    labels = (obj.get("metadata") or {}).get("labels") or {}
-    owner = labels.get(NODE_LABEL)
-    owner_namespace = labels.get(NODE_NAMESPACE_LABEL)
+    metadata = obj.get("metadata") or {}
+    # The full node name: a name longer than 63 characters is in the annotation of the same
+    # key, its short form in the label (naming.tracked_value confirms the one by the other).
+    owner = naming.tracked_value(metadata, NODE_LABEL)
+    owner_namespace = (metadata.get("labels") or {}).get(NODE_NAMESPACE_LABEL)
     if owner == node and owner_namespace in (None, namespace):
         return None
     if owner is None:
@@ -386,6 +389,7 @@ def compute_node_status(
         readyResources=counts["Ready"],
         failedResources=counts["Failed"],
         skippedResources=counts["Skipped"],
+        skippedResourceIds=[s.id for s in states if s.state == "Skipped"],
         conflictedResources=counts["Conflicted"],
         resources=states,
         conditions=merge_conditions(

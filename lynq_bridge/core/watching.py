@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from lynq_bridge.config.models import LynqNode, NodeStatus
 from lynq_bridge.core.conditions import parse_time
+from lynq_bridge.core.naming import MAX_NODE_NAME, tracked_value
 from lynq_bridge.core.status import NODE_LABEL, NODE_NAMESPACE_LABEL, WAITING
 
 # The labels ``status.foreign_owner`` reads; every other label is dropped from the cache.
@@ -44,6 +45,11 @@ def project(obj: Mapping[str, Any]) -> dict[str, Any]:
     owner = {key: labels[key] for key in OWNER_LABELS if key in labels}
     if owner:
         kept["labels"] = owner
+    # A node name too long for its label is in the annotation of the same key: kept when it
+    # matches the label (naming.tracked_value) and is no longer than a node name can be.
+    full = tracked_value(meta, NODE_LABEL)
+    if full is not None and full != labels.get(NODE_LABEL) and len(full) <= MAX_NODE_NAME:
+        kept["annotations"] = {NODE_LABEL: full}
     projected: dict[str, Any] = {"metadata": kept}
     spec = obj.get("spec")
     if isinstance(spec, Mapping):

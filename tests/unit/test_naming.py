@@ -43,10 +43,10 @@ def test_qualified_name_checks_prefix_and_name(key: str, valid: bool) -> None:
     assert is_qualified_name(key) is valid
 
 
-def test_node_name_of_exactly_63_characters_is_allowed() -> None:
-    assert uid_problem("a" * 59, "web") is None  # "aaa…a-web": 63 characters
-    problem = uid_problem("a" * 60, "web")
-    assert problem is not None and "longer than 63 characters" in problem
+def test_node_name_of_exactly_253_characters_is_allowed() -> None:
+    assert uid_problem("a" * 249, "web") is None  # "aaa…a-web": 253 characters
+    problem = uid_problem("a" * 250, "web")
+    assert problem is not None and "longer than 253 characters" in problem
 
 
 def test_empty_uid_is_refused_with_exactly_that_reason() -> None:
@@ -60,7 +60,7 @@ def test_subdomain_limit_is_exactly_253_characters() -> None:
     assert not is_dns_subdomain("a" * 254)
 
 
-def test_invalid_node_name_of_63_characters_is_called_invalid_not_long() -> None:
-    problem = uid_problem("A" * 59, "web")
-    assert problem is not None and "is not a DNS-1123 label" in problem
+def test_invalid_node_name_of_253_characters_is_called_invalid_not_long() -> None:
+    problem = uid_problem("A" * 249, "web")
+    assert problem is not None and "is not a DNS-1123 subdomain" in problem
     assert "starting and ending with a letter or digit" in problem

@@ -189,11 +189,11 @@ def test_invalid_rendered_name_is_a_resource_error() -> None:
     ("uid", "problem"),
     [
         ("", "the uid is empty"),
-        ("Acme", "is not a DNS-1123 label"),
-        ("a_b", "is not a DNS-1123 label"),
-        ("../../etc", "is not a DNS-1123 label"),
-        ("a/b", "is not a DNS-1123 label"),
-        ("x" * 60, "longer than 63 characters"),
+        ("Acme", "is not a DNS-1123 subdomain"),
+        ("a_b", "is not a DNS-1123 subdomain"),
+        ("../../etc", "is not a DNS-1123 subdomain"),
+        ("a/b", "is not a DNS-1123 subdomain"),
+        ("x" * 250, "longer than 253 characters"),
     ],
 )
 def test_unusable_uid_is_a_row_error_that_spares_other_rows(uid: str, problem: str) -> None:
