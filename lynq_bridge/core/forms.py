@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lynq_bridge.config.models import LynqForm, ResourceEntry
+from lynq_bridge.core.formsyntax import choose_engine
+from lynq_bridge.core.goexec import GoTemplateEngine
 from lynq_bridge.core.objectchecks import number_problem
-from lynq_bridge.core.templating import CompiledTemplate, TemplateEngine, TemplateError
+from lynq_bridge.core.templating import CompiledTemplate, Engine, TemplateEngine, TemplateError
 
 # Fields that stay strings even when their template ends in int/float/bool (SPEC §5).
 KEEP_STRING_KEYS = frozenset(
@@ -82,7 +84,7 @@ class CompiledForm:
 
 @dataclass
 class _Compiler:
-    engine: TemplateEngine
+    engine: Engine
     form: str
     problems: list[str]
 
@@ -193,11 +195,17 @@ def compile_form(
     form: LynqForm,
     *,
     engine: TemplateEngine,
+    go_engine: GoTemplateEngine | None = None,
     strict_secrets: bool = False,
 ) -> tuple[CompiledForm | None, list[str], list[str]]:
-    """Compile one form: (compiled form or None, problems, warnings)."""
+    """Compile one form: (compiled form or None, problems, warnings).
+
+    ``engine`` compiles Jinja2 forms, ``go_engine`` Go (Lynq) forms; ``formsyntax`` decides."""
     name = form.metadata.name
     problems: list[str] = []
+    chosen, mixed = choose_engine(form, jinja=engine, go=go_engine or GoTemplateEngine())
+    if mixed:
+        problems.append(mixed)
     warnings: list[str] = []
     entries = form.spec.resources()
     seen: set[str] = set()
@@ -209,7 +217,7 @@ def compile_form(
         if warning:
             (problems if strict_secrets else warnings).append(warning)
     depth = _order(name, entries, problems)
-    compiler = _Compiler(engine, name, problems)
+    compiler = _Compiler(chosen, name, problems)
     compiled: list[CompiledResource] = []
     for e in entries:
         kind = e.spec.get("kind")
@@ -275,11 +283,14 @@ def compile_forms(
 ) -> tuple[dict[str, CompiledForm], list[str], list[str]]:
     """Compile every form with one shared engine: (forms by name, problems, warnings)."""
     engine = TemplateEngine()
+    go_engine = GoTemplateEngine()
     out: dict[str, CompiledForm] = {}
     problems: list[str] = []
     warnings: list[str] = []
     for form in forms:
-        compiled, p, w = compile_form(form, engine=engine, strict_secrets=strict_secrets)
+        compiled, p, w = compile_form(
+            form, engine=engine, go_engine=go_engine, strict_secrets=strict_secrets
+        )
         problems += p
         warnings += w
         if compiled is not None:

@@ -1,6 +1,8 @@
 """The sandboxed template engine: compile each form string once, render it for every row.
 
-Every string in a LynqForm is a Jinja2 template. This module turns a string into a
+Every string of a Jinja2 LynqForm is a Jinja2 template (forms written for Lynq, in Go's syntax,
+use ``goexec.GoTemplateEngine``, which shares ``CompiledTemplate``, ``TemplateError`` and the
+``Engine`` protocol defined here; ``formsyntax`` picks one). This module turns a string into a
 ``CompiledTemplate`` and is the only place that touches Jinja. It is separate from ``functions``
 (what templates can call) and from ``rendering`` (which templates a resource has) because it owns
 the safety rules, checked on the parsed template at compile time so that a bad form fails
@@ -38,7 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 import jinja2
 from jinja2 import nodes
@@ -47,7 +49,7 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from lynq_bridge.core import functions
 from lynq_bridge.core.sandbox import BoundedEnvironment, Rewrite, bounded_filter, join
 
-__all__ = ["CompiledTemplate", "TemplateEngine", "TemplateError", "TypedKind"]
+__all__ = ["CompiledTemplate", "Engine", "TemplateEngine", "TemplateError", "TypedKind"]
 
 TypedKind = Literal["int", "float", "bool"]
 
@@ -151,6 +153,12 @@ class CompiledTemplate:
         except ValueError:
             raise TemplateError(f'expected {self.typed} value, got "{value}"') from None
         return value.lower() == "true"
+
+
+class Engine(Protocol):
+    """What forms need of an engine: this one (Jinja2) or ``goexec.GoTemplateEngine`` (Go)."""
+
+    def compile(self, source: str) -> CompiledTemplate: ...
 
 
 class TemplateEngine:
