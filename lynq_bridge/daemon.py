@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from lynq_bridge import leases, reporter
 from lynq_bridge.adapters.changes import ChangeFeeds
@@ -36,7 +36,7 @@ from lynq_bridge.core.scheduling import HubClock, plan_next_sync
 from lynq_bridge.errors import ClusterUnavailable, ConfigError, TemporaryError
 from lynq_bridge.hubstatus import write_hub_conditions
 from lynq_bridge.leases import LeaseKeeper
-from lynq_bridge.metrics import Metrics
+from lynq_bridge.metrics import Metrics, forgetting_readiness
 from lynq_bridge.sync import Syncer, hub_key
 
 log = logging.getLogger("lynq_bridge.daemon")
@@ -69,12 +69,14 @@ class Daemon:
         else:
             key = hub_key(hub)
             if not self.leases.holds(key):
+                self.metrics.forget_hub(key)  # the holder exports the hub's gauges
                 return  # another replica holds the hub's Lease, or nobody yet
             with self.leases.syncing(key):
                 result = self.syncer.sync_hub(hub)
             if not self.leases.holds(key):
                 # Lost during the sync (nothing was pushed after that): the new holder reports.
                 log.info("hub %s moved to another replica during its sync", key)
+                self.metrics.forget_hub(key)
                 return
         self.metrics.observe(result)
         client = self._cluster()
@@ -156,11 +158,7 @@ def serve(daemon: Daemon, address: tuple[str, int]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
-                body, status, kind = (
-                    generate_latest(daemon.metrics.registry),
-                    200,
-                    CONTENT_TYPE_LATEST,
-                )
+                body, status, kind = daemon.metrics.exposition(), 200, CONTENT_TYPE_LATEST
             elif self.path == "/healthz":
                 ok = daemon.healthy()
                 body, status, kind = (
@@ -264,7 +262,7 @@ def run_daemon(config: Config, *, allow_mass_delete: bool, address: tuple[str, i
                     leases.run_while_held,
                     keeper,
                     REPORTER,
-                    lambda own: watch(stop=own),
+                    forgetting_readiness(daemon.metrics, lambda own: watch(stop=own)),
                     stop,
                 )
             threads.append(threading.Thread(target=target, name="reporter"))

@@ -54,8 +54,18 @@ def utc_now() -> dt.datetime:
 
 
 @dataclass(frozen=True)
+class Census:
+    """The LynqNodes and LynqHubs as the watching reporter's cache holds them after a round
+    (statuses included): what the Lynq-named metrics are computed from (``lynq_bridge.metrics``)."""
+
+    nodes: tuple[Mapping[str, Any], ...]
+    hubs: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class ReportResult:
-    """What one pass did. ``writes`` counts status patches, ``events`` Events created."""
+    """What one pass did. ``writes`` counts status patches, ``events`` Events created.
+    ``census`` is set by watch rounds once the LynqNodes are listed; ``None`` otherwise."""
 
     nodes: int
     writes: int
@@ -64,6 +74,7 @@ class ReportResult:
     events: int = 0
     seconds: float = 0.0
     messages: tuple[str, ...] = ()
+    census: Census | None = None
 
 
 @dataclass
@@ -80,7 +91,9 @@ class Pass:
         with self.lock:
             self.errors.append(message)
 
-    def result(self, *, nodes: int, requests: int, seconds: float) -> ReportResult:
+    def result(
+        self, *, nodes: int, requests: int, seconds: float, census: Census | None = None
+    ) -> ReportResult:
         """What this pass (or watch round) did."""
         return ReportResult(
             nodes=nodes,
@@ -90,6 +103,7 @@ class Pass:
             events=self.events,
             seconds=seconds,
             messages=tuple(self.errors),
+            census=census,
         )
 
 

@@ -36,6 +36,7 @@ from lynq_bridge.core.watching import is_newer, next_deadline, plan_groups, proj
 from lynq_bridge.errors import ClusterUnavailable
 from lynq_bridge.informers import Informer, StoreKey, store_key
 from lynq_bridge.reporting import (
+    Census,
     Clock,
     GroupKey,
     Judged,
@@ -442,10 +443,16 @@ class StatusWatcher:
     ) -> ReportResult:
         with self.lock:
             nodes = len(self.nodes)
+            census = (  # for the metrics: references to the cached objects, no copies
+                Census(tuple(self.nodes.values()), tuple(self.hub_informer.store.values()))
+                if self.node_informer.synced
+                else None
+            )
         result = state.result(
             nodes=nodes,
             requests=self.client.requests - first_request,
             seconds=time.monotonic() - started,
+            census=census,
         )
         level = logging.INFO if result.writes or result.errors else logging.DEBUG
         log.log(

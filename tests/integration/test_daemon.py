@@ -60,7 +60,8 @@ def test_daemon_syncs_on_interval_serves_endpoints_and_stops_on_sigterm(
         db.execute("INSERT INTO tenants (tenant_id, active) VALUES ('beta', '1')")
         wait_for(lambda: bridge.nodes() == ["acme-web", "beta-web"], seconds=10)
         # Metrics are updated right after the push returns: wait for them too.
-        wait_for(lambda: 'hub_desired{hub="default/tenants"} 2.0' in get(f"{base}/metrics")[1])
+        desired = 'hub_desired{hub="tenants",namespace="default"} 2.0'  # Lynq's labels
+        wait_for(lambda: desired in get(f"{base}/metrics")[1])
         status, metrics = get(f"{base}/metrics")
         assert status == 200
         assert 'lynq_bridge_commits_total{hub="default/tenants"} 2.0' in metrics
