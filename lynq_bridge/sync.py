@@ -39,7 +39,7 @@ from lynq_bridge.core.inputs import (
     trusted_listing,
 )
 from lynq_bridge.core.layout import Target, is_node_dir
-from lynq_bridge.core.messages import Stamp, commit_message, is_settled
+from lynq_bridge.core.messages import Stamp, commit_message, is_settled, settled_node_count
 from lynq_bridge.core.planning import (
     DeletionGuard,
     HubPlan,
@@ -279,12 +279,16 @@ class Syncer:
         stamp = Stamp(hub_key(hub), revision, snapshot_of(rows))
         hub_dir = compiled.hub_dir(hub)
         head = self.git.fetch_head()
-        if is_settled(self.git.last_message(head.commit, hub_dir) or "", stamp):
+        last = self.git.last_message(head.commit, hub_dir) or ""
+        if is_settled(last, stamp):
             # Same forms, same rows, and that commit had no errors or held removals: the
             # output is byte-identical by construction, so rendering can be skipped.
             result.unchanged = True
-            dirs = self.git.list_dirs(head.commit, hub_dir)
-            result.nodes = len([d for d in dirs if is_node_dir(d)])  # not argocd/, flux/
+            count = settled_node_count(last)
+            if count is None:  # a commit of an older version: count the node directories
+                dirs = self.git.list_dirs(head.commit, hub_dir)
+                count = len([d for d in dirs if is_node_dir(d)])  # not argocd/, flux/
+            result.nodes = count
             return
         retries = compiled.config.bridge.spec.git.pushRetries
         for _attempt in range(retries):
@@ -333,7 +337,7 @@ class Syncer:
                 head.commit,
                 writes={f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
                 deletes=[f"{hub_dir}/{p}" for p in plan.deletes],
-                message=commit_message(plan, stamp, result.errors),
+                message=commit_message(plan, stamp, result.errors, node_count=result.nodes),
             )
             if self.may_push is not None and not self.may_push(hub):
                 raise LeaseLost(

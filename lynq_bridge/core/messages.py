@@ -31,6 +31,7 @@ TRAILER_HELD = "Lynq-Nodes-Held"
 TRAILER_FORMS = "Lynq-Form-Revision"
 TRAILER_SNAPSHOT = "Lynq-Snapshot"
 TRAILER_ERRORS = "Lynq-Render-Errors"
+TRAILER_NODE_COUNT = "Lynq-Node-Count"  # the hub's nodes after the commit
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,10 @@ def _section(title: str, lines: list[str]) -> list[str]:
     return [f"{title}:", *shown, ""]
 
 
-def commit_message(plan: HubPlan, stamp: Stamp, errors: list[str]) -> str:
-    """The full commit message of one hub sync."""
+def commit_message(
+    plan: HubPlan, stamp: Stamp, errors: list[str], *, node_count: int | None = None
+) -> str:
+    """The full commit message of one hub sync; ``node_count`` is the hub's nodes after it."""
     counts = [
         f"{label} {n}"
         for label, n in (
@@ -95,6 +98,8 @@ def commit_message(plan: HubPlan, stamp: Stamp, errors: list[str]) -> str:
         TRAILER_SNAPSHOT: stamp.snapshot,
         TRAILER_ERRORS: str(len(errors)),
     }
+    if node_count is not None:
+        trailers[TRAILER_NODE_COUNT] = str(node_count)
     lines = [one_line(f"{k}: {v}" if v else f"{k}:") for k, v in trailers.items()]
     return "\n".join([subject, "", *body, *lines]) + "\n"
 
@@ -108,6 +113,12 @@ def parse_trailers(message: str) -> dict[str, str]:
         if sep and key.startswith("Lynq-"):
             out[key] = value.strip()
     return out
+
+
+def settled_node_count(message: str) -> int | None:
+    """The ``Lynq-Node-Count`` of a commit message; None for a commit made before it existed."""
+    text = parse_trailers(message).get(TRAILER_NODE_COUNT, "")
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def is_settled(message: str, stamp: Stamp) -> bool:

@@ -243,7 +243,7 @@ def _render_child(
 
 def node_variables(hub: LynqHub, form: CompiledForm, row: Row) -> dict[str, str]:
     """The template variables of one (row × form): the row's plus hubId and templateRef."""
-    variables = dict(row.variables)
+    variables = row.variables  # a new dict
     if "hostOrUrl" in variables:
         variables["host"] = str(_to_host(variables["hostOrUrl"]))
     variables["hubId"] = hub.metadata.name

@@ -20,22 +20,30 @@ import base64
 import datetime as dt
 import decimal
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 # SPEC §4: exactly these texts activate a row; everything else (0, false, '', NULL, on, ' 1')
 # is inactive, the same as a deleted row.
 ACTIVE_VALUES = frozenset({"1", "true", "TRUE", "True", "yes", "YES", "Yes"})
 
 
-@dataclass(frozen=True)
-class Row:
-    """One row of a hub: its uid and the template variables it provides."""
+class Row(NamedTuple):
+    """One row of a hub: its uid and the template variables it provides.
+
+    A named tuple holding the values and the shared tuple of their names: a hub has up to
+    100,000 rows, and a frozen dataclass with a dict per row made building them half of a no-op
+    sync (which never needs the dict) and a sizeable part of a first sync's memory.
+    """
 
     uid: str
-    variables: Mapping[str, str]
     values: tuple[str, ...]  # the record as text, in column order: a cheap identity
+    names: tuple[str, ...]  # the variable names of ``values``, the same tuple for a hub's rows
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The template variables: a new dict on every call."""
+        return dict(zip(self.names, self.values, strict=True))
 
 
 def to_text(value: object) -> str:
@@ -94,41 +102,54 @@ def rows_from_records(
     on the order of duplicates. ``memo`` (kept by the daemon for one hub) maps a record to its
     row, so an unchanged record costs a lookup; it is left holding only these records.
     """
+    names = ("uid", "activate", *columns)
     rows: list[Row | None]
     if memo is None:
-        rows = [_row(record, columns) for record in records]
+        rows = [_row(record, names) for record in records]
     else:
         seen: dict[Any, Row | None] = {}
         rows = []
         for record in records:
             key = tuple(record)
             try:
-                row = memo[key] if key in memo else _row(key, columns)
+                row = memo[key] if key in memo else _row(key, names)
                 seen[key] = row
             except TypeError:  # an unhashable driver value: no memo for this record
-                row = _row(key, columns)
+                row = _row(key, names)
             rows.append(row)
         memo.clear()
         memo.update(seen)
     active = [row for row in rows if row is not None]
-    active.sort(key=lambda row: row.values)
+    active.sort(key=_by_values)
     return active
 
 
-def _row(record: Sequence[object], columns: Sequence[str]) -> Row | None:
+def _by_values(row: Row) -> tuple[str, ...]:
+    return row.values
+
+
+def _row(record: Sequence[object], names: tuple[str, ...]) -> Row | None:
     """The row of one record, or None when it is not active."""
     values = tuple([v if v.__class__ is str else to_text(v) for v in record])
-    if not is_active(values[1]):
+    if values[1] not in ACTIVE_VALUES:  # is_active, inlined: this runs once per record
         return None
-    variables = dict(zip(("uid", "activate", *columns), values, strict=True))
-    return Row(uid=values[0], variables=variables, values=values)
+    return Row(values[0], values, names)
 
 
 def snapshot_of(rows: Iterable[Row]) -> str:
-    """A short hash of the active rows as read, for the ``Lynq-Snapshot`` trailer."""
-    digest = hashlib.sha256()
+    """A short hash of the active rows as read, for the ``Lynq-Snapshot`` trailer.
+
+    Each row contributes ``name NUL value NUL`` for its variables in name order, then a 0x01
+    byte. The rows of a hub share their names, so a row's text is one ``str.format`` of a
+    pattern made once (variable names are identifiers: no braces to escape).
+    """
+    names: tuple[str, ...] | None = None
+    pattern = ""
+    parts: list[str] = []
     for row in rows:
-        for key in sorted(row.variables):
-            digest.update(f"{key}\0{row.variables[key]}\0".encode())
-        digest.update(b"\1")
-    return digest.hexdigest()[:16]
+        if row.names is not names:
+            names = row.names
+            order = sorted(range(len(names)), key=names.__getitem__)
+            pattern = "".join(f"{names[i]}\0{{{i}}}\0" for i in order) + "\1"
+        parts.append(pattern.format(*row.values))
+    return hashlib.sha256("".join(parts).encode()).hexdigest()[:16]

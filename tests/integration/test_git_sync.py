@@ -443,6 +443,31 @@ def test_unchanged_rows_and_forms_skip_rendering(bridge: Bridge, monkeypatch: An
     assert not result.failure
 
 
+@pytest.mark.parametrize("trailer", [True, False], ids=["node-count-trailer", "older-commit"])
+def test_settled_sync_counts_nodes_from_the_trailer_or_else_the_tree(
+    bridge: Bridge, monkeypatch: Any, trailer: bool
+) -> None:
+    import lynq_bridge.sync as sync_module
+    from lynq_bridge.adapters.gitstore import GitStore
+    from lynq_bridge.config.loading import load_config
+
+    assert bridge.sync() == 0
+    if trailer:  # listing 100,000 node directories to count them costs 0.2 s
+
+        def must_not_list(*_: Any) -> list[str]:
+            raise AssertionError("listed the hub although the commit says how many nodes")
+
+        monkeypatch.setattr(GitStore, "list_dirs", must_not_list)
+    else:  # a commit made before the trailer existed
+        monkeypatch.setattr(sync_module, "settled_node_count", lambda _message: None)
+    syncer = sync_module.Syncer(load_config(bridge.config))
+    try:
+        (result,) = syncer.sync_all()
+    finally:
+        syncer.close()
+    assert result.unchanged and result.commit is None and result.nodes == 2
+
+
 def test_fresh_sync_renders_only_the_changed_row(
     bridge: Bridge, sqlite_db: SqliteDatabase, monkeypatch: Any
 ) -> None:

@@ -192,3 +192,37 @@ def test_trailers_list_several_nodes_comma_separated() -> None:
     trailers = parse_trailers(commit_message(plan, STAMP, []))
     assert trailers["Lynq-Nodes-Added"] == "a-web, b-web"
     assert trailers["Lynq-Nodes-Held"] == "x-web, y-web"
+
+
+def test_snapshot_is_the_hash_of_sorted_name_value_pairs_of_every_row() -> None:
+    # The snapshot of an unchanged hub must not change across versions: a different formula
+    # would make every no-op sync after an upgrade render the whole hub, forever (no commit is
+    # made when nothing changed, so the trailer would never catch up).
+    import hashlib
+
+    from lynq_bridge.core.rows import rows_from_records, snapshot_of
+
+    records = [("b", "1", "pro", 3), ("a", "yes", "", None), ("c", "0", "x", 1)]
+    rows = rows_from_records(records, columns=["plan", "replicas"])
+    expected = hashlib.sha256()
+    for row in [
+        {"uid": "a", "activate": "yes", "plan": "", "replicas": ""},
+        {"uid": "b", "activate": "1", "plan": "pro", "replicas": "3"},
+    ]:
+        for key in sorted(row):
+            expected.update(f"{key}\0{row[key]}\0".encode())
+        expected.update(b"\1")
+    assert snapshot_of(rows) == expected.hexdigest()[:16]
+    assert snapshot_of([]) == hashlib.sha256().hexdigest()[:16]
+
+
+def test_node_count_trailer_is_written_and_read_back() -> None:
+    from lynq_bridge.core.messages import settled_node_count
+
+    message = commit_message(HubPlan(), STAMP, [], node_count=12)
+    assert parse_trailers(message)["Lynq-Node-Count"] == "12"
+    assert settled_node_count(message) == 12
+    assert settled_node_count(commit_message(HubPlan(), STAMP, [])) is None
+    assert "Lynq-Node-Count" not in commit_message(HubPlan(), STAMP, [])
+    for text in ("", "-1", "1e3", "١٢", "twelve"):
+        assert settled_node_count(f"s\n\nLynq-Node-Count: {text}\n") is None, text
