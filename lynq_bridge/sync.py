@@ -39,7 +39,13 @@ from lynq_bridge.core.inputs import (
     trusted_listing,
 )
 from lynq_bridge.core.layout import Target, is_node_dir
-from lynq_bridge.core.messages import Stamp, commit_message, is_settled, settled_node_count
+from lynq_bridge.core.messages import (
+    Stamp,
+    commit_message,
+    is_settled,
+    revision_changed,
+    settled_node_count,
+)
 from lynq_bridge.core.planning import (
     DeletionGuard,
     HubPlan,
@@ -328,7 +334,11 @@ class Syncer:
             result.errors = render_errors(render)  # after planning: it may add conflicts
             _count(result, plan)
             result.changed_nodes = changed_nodes(plan)
-            if not plan.changed:
+            # An index-only change is committed once after the forms or the bridge's version
+            # changed: its every key is stale then, and until a commit refreshes it each sync
+            # would render the whole hub again (a row change that alters no file is not).
+            refresh = INPUTS_FILE in plan.writes and revision_changed(last, stamp)
+            if not plan.changed and not refresh:
                 result.unchanged = True
                 if head.commit is not None:
                     self._remember(hub, head.commit, listing, committed)

@@ -121,6 +121,13 @@ def settled_node_count(message: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
+def revision_changed(message: str, stamp: Stamp) -> bool:
+    """True when ``message`` is a bridge commit made with another form revision (the forms or
+    the bridge's version changed since): the render-input index then goes stale as a whole."""
+    revision = parse_trailers(message).get(TRAILER_FORMS)
+    return revision is not None and revision != stamp.form_revision
+
+
 def is_settled(message: str, stamp: Stamp) -> bool:
     """True when ``message`` is our commit for exactly ``stamp`` with nothing left pending."""
     trailers: Mapping[str, str] = parse_trailers(message)

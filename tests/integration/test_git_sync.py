@@ -443,6 +443,41 @@ def test_unchanged_rows_and_forms_skip_rendering(bridge: Bridge, monkeypatch: An
     assert not result.failure
 
 
+def test_new_form_revision_that_changes_no_file_refreshes_the_index_once(
+    bridge: Bridge, monkeypatch: Any
+) -> None:
+    # After an upgrade (or a form edit that renders the same files) every index key is stale;
+    # without one commit of the refreshed index, every later sync would render the whole hub.
+    import lynq_bridge.sync as sync_module
+    from lynq_bridge.config.loading import load_config
+
+    assert bridge.sync() == 0
+    before = bridge.commits()
+    monkeypatch.setattr(sync_module, "__version__", "99.0.0-upgrade")
+
+    def sync_in_process() -> Any:
+        syncer = sync_module.Syncer(load_config(bridge.config))
+        try:
+            (result,) = syncer.sync_all()
+        finally:
+            syncer.close()
+        return result
+
+    refreshed = sync_in_process()
+    assert refreshed.commit and bridge.commits() == before + 1
+    changed = git("--git-dir", str(bridge.remote), "diff", "--name-only", "main~1", "main")
+    assert changed.split() == ["lynq/default/tenants/.lynq-inputs"]
+    message = git("--git-dir", str(bridge.remote), "log", "-1", "--format=%B", "main")
+    assert message.startswith("lynq: default/tenants: refresh hub files, no node changed")
+
+    def must_not_render(*_: Any, **__: Any) -> None:
+        raise AssertionError("rendered although only the revision changed, and was committed")
+
+    monkeypatch.setattr(sync_module, "render_hub", must_not_render)
+    settled = sync_in_process()
+    assert settled.unchanged and settled.commit is None and bridge.commits() == before + 1
+
+
 @pytest.mark.parametrize("trailer", [True, False], ids=["node-count-trailer", "older-commit"])
 def test_settled_sync_counts_nodes_from_the_trailer_or_else_the_tree(
     bridge: Bridge, monkeypatch: Any, trailer: bool
