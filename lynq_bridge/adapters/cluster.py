@@ -33,6 +33,7 @@ from lightkube.config import client_adapter
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
+from lynq_bridge.core.naming import event_name
 from lynq_bridge.errors import ClusterConflict, ClusterUnavailable
 
 PAGE_SIZE = 500  # objects per list page: large enough for few round trips, small for memory
@@ -447,6 +448,28 @@ class ClusterClient:
         )
         return answer is not None
 
+    def patch_json(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        operations: list[dict[str, Any]],
+        *,
+        field_manager: str,
+    ) -> dict[str, Any] | None:
+        """Apply a JSON patch (RFC 6902) to one object (``lynq-bridge adopt``); ``None`` if it
+        is gone, ``ClusterConflict`` when a ``/metadata/resourceVersion`` in it is stale."""
+        answer: dict[str, Any] | None = self._send(
+            "PATCH",
+            rtype.path(namespace, name),
+            params={"fieldManager": field_manager},
+            body=operations,
+            content_type="application/json-patch+json",
+            action=f"patch {rtype.kind} {namespace}/{name}" if namespace else f"patch {name}",
+            allow_missing=True,
+        )
+        return answer
+
     def create_event(
         self,
         involved: Mapping[str, Any],
@@ -462,7 +485,10 @@ class ClusterClient:
         event = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": namespace},
+            "metadata": {
+                "name": event_name(meta["name"], uuid.uuid4().hex[:16]),  # 253 at most
+                "namespace": namespace,
+            },
             "involvedObject": {
                 "apiVersion": involved.get("apiVersion"),
                 "kind": involved.get("kind"),
