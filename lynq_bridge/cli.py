@@ -66,6 +66,22 @@ def _parser() -> argparse.ArgumentParser:
     changes = command("changes", "print (ddl) or install what change detection needs per hub")
     changes.add_argument("action", choices=["ddl", "install"], help="print, or run on PostgreSQL")
     changes.add_argument("--hub", metavar="NAMESPACE/NAME", help="only this hub")
+    convert = command("convert", "rewrite Lynq's Go-template forms to Jinja2", config=False)
+    convert.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="YAML file or dir")
+    where = convert.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, help="write here (same relative names), not in place")
+    where.add_argument("--check", action="store_true", help="write nothing; 1 if one would change")
+    adopt = command("adopt", "release a running Lynq installation's objects to Flux or Argo CD")
+    adopt.add_argument("--kubeconfig", help="kubeconfig file (default: report.kubeconfig, ~/.kube)")
+    adopt.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    adopt.add_argument("--hub", action="append", metavar="NAMESPACE/NAME", help="only these hubs")
+    adopt.add_argument("--field-manager", help="the engine's field manager (default: from target)")
+    adopt.add_argument(
+        "--from-field-manager",
+        action="append",
+        metavar="NAME",
+        help="a manager whose fields to hand over (default: lynq-operator; repeatable)",
+    )
     return parser
 
 
@@ -111,6 +127,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.demo(args.dir)
     if args.command == "crds":
         return commands.crds()
+    if args.command == "convert":
+        return commands.convert(args.paths, out=args.out, check=args.check)
     if args.command == "diff":
         return commands.diff(args.config, base=args.base, head=args.head)
     config = load_config(args.config)
@@ -126,6 +144,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "changes":
         return commands.changes(config, action=args.action, hub=args.hub)
+    if args.command == "adopt":
+        return commands.adopt(
+            config,
+            kubeconfig=args.kubeconfig,
+            dry_run=args.dry_run,
+            hubs=args.hub or [],
+            field_manager=args.field_manager,
+            from_managers=args.from_field_manager or [],
+        )
     if args.command == "run":
         return commands.run(config, allow_mass_delete=args.allow_mass_delete, listen=args.listen)
     raise ConfigError(f"unknown command {args.command}")

@@ -174,6 +174,51 @@ def changes(config: Config, *, action: str, hub: str | None) -> int:
     return EXIT_OK
 
 
+def adopt(
+    config: Config,
+    *,
+    kubeconfig: str | None,
+    dry_run: bool,
+    hubs: Sequence[str],
+    field_manager: str | None,
+    from_managers: Sequence[str],
+) -> int:
+    """Release a Lynq installation (docs/migrating-from-lynq.md); 1 if anything is left."""
+    from lynq_bridge.adopt import engine_field_manager, run_adoption
+    from lynq_bridge.core.adoption import LYNQ_FIELD_MANAGER, HandOver
+
+    hand_over = HandOver(
+        frozenset(from_managers or [LYNQ_FIELD_MANAGER]),
+        engine_field_manager(config, field_manager),
+    )
+    result = run_adoption(
+        config,
+        kubeconfig=kubeconfig or config.bridge.spec.report.kubeconfig,
+        hand_over=hand_over,
+        dry_run=dry_run,
+        hubs=hubs,
+        show=lambda line: print(f"{'would patch' if dry_run else 'patch'} {line}"),
+    )
+    done = "" if dry_run else f", {result.patched} patched, {result.gone} found gone"
+    print(
+        f"adopt: {result.examined} Lynq object(s) examined, {len(result.planned)} patch(es) "
+        f"planned{done} in {result.seconds:.2f} s ({result.requests} request(s))"
+    )
+    for patch in result.remaining:
+        print(f"  still held by Lynq: {patch.describe()}")
+    if result.remaining:
+        print("error: Lynq's operator still runs (it re-added the above); scale it to zero")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def convert(paths: Sequence[Path], *, out: Path | None, check: bool) -> int:
+    """Rewrite Lynq's Go-template forms to Jinja2 (``lynq_bridge.convert``)."""
+    from lynq_bridge.convert import run
+
+    return run(paths, out=out, check=check)
+
+
 def crds() -> int:
     from lynq_bridge.crds import render_crds
 

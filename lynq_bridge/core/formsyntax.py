@@ -20,13 +20,13 @@ engines cache what they compile, so the form's strings are not parsed again afte
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 from lynq_bridge.config.models import LynqForm
 from lynq_bridge.core.templating import Engine, TemplateError
 
-__all__ = ["choose_engine", "template_strings"]
+__all__ = ["choose_engine", "first_votes", "template_strings"]
 
 _SYNTAX_MARKERS: Final = ("{{", "{%", "{#")
 
@@ -65,14 +65,14 @@ def _compiles(engine: Engine, source: str) -> bool:
     return True
 
 
-def choose_engine(form: LynqForm, *, jinja: Engine, go: Engine) -> tuple[Engine, str | None]:
-    """The engine for ``form`` and, when its strings mix both syntaxes, the problem."""
-    declared = form.spec.templateSyntax
-    if declared is not None:
-        return (go if declared == "go" else jinja), None
+def first_votes(
+    strings: Iterable[tuple[str, str]], *, jinja: Engine, go: Engine
+) -> tuple[str | None, str | None]:
+    """The key of the first (key, template string) that compiles only as Go, and of the first
+    that compiles only as Jinja (None for a side without one): the votes of the rule above."""
     go_only: str | None = None
     jinja_only: str | None = None
-    for rid, source in template_strings(form):
+    for key, source in strings:
         if not any(marker in source for marker in _SYNTAX_MARKERS):
             continue
         # Go reads text without "{{" as literal text: such a string (a "{% include %}" that Jinja
@@ -80,14 +80,25 @@ def choose_engine(form: LynqForm, *, jinja: Engine, go: Engine) -> tuple[Engine,
         as_go = "{{" in source and _compiles(go, source)
         as_jinja = _compiles(jinja, source)
         if as_go and not as_jinja and go_only is None:
-            go_only = rid
+            go_only = key
         elif as_jinja and not as_go and jinja_only is None:
-            jinja_only = rid
+            jinja_only = key
         if go_only is not None and jinja_only is not None:
-            problem = (
-                f'form {form.metadata.name}: resource "{go_only}" is written in Go template '
-                f'syntax (Lynq\'s) and resource "{jinja_only}" in Jinja2 syntax; write the form '
-                "in one syntax, or set spec.templateSyntax to say which one it uses"
-            )
-            return jinja, problem
+            break
+    return go_only, jinja_only
+
+
+def choose_engine(form: LynqForm, *, jinja: Engine, go: Engine) -> tuple[Engine, str | None]:
+    """The engine for ``form`` and, when its strings mix both syntaxes, the problem."""
+    declared = form.spec.templateSyntax
+    if declared is not None:
+        return (go if declared == "go" else jinja), None
+    go_only, jinja_only = first_votes(template_strings(form), jinja=jinja, go=go)
+    if go_only is not None and jinja_only is not None:
+        problem = (
+            f'form {form.metadata.name}: resource "{go_only}" is written in Go template '
+            f'syntax (Lynq\'s) and resource "{jinja_only}" in Jinja2 syntax; write the form '
+            "in one syntax, or set spec.templateSyntax to say which one it uses"
+        )
+        return jinja, problem
     return (go if go_only is not None else jinja), None
