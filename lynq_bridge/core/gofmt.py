@@ -23,30 +23,12 @@ from typing import Final
 from lynq_bridge.core.functions import format_float
 from lynq_bridge.core.golex import go_quote
 from lynq_bridge.core.sprig_semver import SemVersion
+from lynq_bridge.core.sprig_values import go_type
 
 __all__ = ["go_type", "sprint", "sprintf", "sprintln", "to_string"]
 
 _MAX_WIDTH: Final = 1_000_000  # fmt's tooLarge
 _SPEC: Final = re.compile(r"([-+# 0]*)(?:\[(\d+)\])?(\*|\d+)?(?:\.(\*|\d*))?(?:\[(\d+)\])?")
-
-
-def go_type(value: object) -> str:
-    """The Go type name ``%T`` prints for a template value."""
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "map[string]interface {}"
-    if isinstance(value, list | tuple):
-        return "[]interface {}"
-    return type(value).__name__
 
 
 def to_string(value: object, *, nested: bool = False) -> str:
