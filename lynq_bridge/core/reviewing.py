@@ -71,17 +71,31 @@ def format_diff(
     ):
         lines += [f"  {title}: {node}" for node in nodes]
     for path in sorted({*diff.added, *diff.removed, *diff.changed}):
-        old = base.get(path, b"").decode(errors="replace").splitlines(keepends=True)
-        new = head.get(path, b"").decode(errors="replace").splitlines(keepends=True)
         lines.append("")
-        lines.extend(
-            line.rstrip("\n")
-            for line in difflib.unified_diff(
-                old,
-                new,
-                fromfile=f"a/{path}" if path in base else "/dev/null",
-                tofile=f"b/{path}" if path in head else "/dev/null",
-                n=context,
-            )
-        )
+        lines.extend(diff_lines(path, base, head, context=context))
     return "\n".join(lines) + "\n"
+
+
+def diff_lines(
+    path: str, base: Mapping[str, bytes], head: Mapping[str, bytes], *, context: int = 3
+) -> list[str]:
+    """The unified diff of one file between two trees (``/dev/null`` when absent), as lines."""
+    old = base.get(path, b"").decode(errors="replace").splitlines(keepends=True)
+    new = head.get(path, b"").decode(errors="replace").splitlines(keepends=True)
+    return [
+        line.rstrip("\n")
+        for line in difflib.unified_diff(
+            old,
+            new,
+            fromfile=f"a/{path}" if path in base else "/dev/null",
+            tofile=f"b/{path}" if path in head else "/dev/null",
+            n=context,
+        )
+    ]
+
+
+def unified_diff(
+    path: str, base: Mapping[str, bytes], head: Mapping[str, bytes], *, context: int = 3
+) -> str:
+    """``diff_lines`` as text, one newline after each line."""
+    return "".join(f"{line}\n" for line in diff_lines(path, base, head, context=context))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,87 @@ def test_diff_with_unknown_revision_fails_with_one_sentence(
     assert main(["diff", "--config", str(bridge.config), "--base", "nope"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: revision nope of ") and "Not a valid object name nope" in err
+
+
+def diff_output(bridge: Bridge, capsys: Any, *args: str) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(
+        ["diff", "--config", str(bridge.config), "--base", "HEAD~1", "--head", "HEAD", *args]
+    )
+    return code, capsys.readouterr().out
+
+
+def change_default_plan_with_max_skew(bridge: Bridge) -> None:
+    form = bridge.config / "form.yaml"
+    text = form.read_text().replace("default('basic')", "default('starter')")
+    form.write_text(
+        text.replace("  hubId: tenants\n", "  hubId: tenants\n  rollout: {maxSkew: 2}\n")
+    )
+    commit_by_hand(bridge.config, "forms v2", push=False)
+
+
+def test_markdown_diff_summarises_nodes_kinds_guard_rollout_and_policy_gaps(
+    tmp_path: Path, sqlite_database: Path, create_tenants: Any, capsys: Any
+) -> None:
+    bridge = config_repo(tmp_path, sqlite_database, create_tenants)
+    change_default_plan_with_max_skew(bridge)
+    code, out = diff_output(bridge, capsys, "--format", "markdown")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "<!-- lynq-bridge-diff -->"
+    assert "**2 of 3 node(s) change, 0 added, 0 removed** in 1 hub(s)." in lines
+    assert "| default/tenants | 2 | 0 | 0 | 3 | pass |" in lines
+    assert "| default/tenants | Deployment | 0 | 2 | 0 |" in lines
+    assert "| default/tenants | LynqNode | 0 | 2 | 0 |" in lines
+    assert "- default/tenants: passes: no node removed" in lines
+    assert (
+        "- default/tenants, form web: maxSkew 2 set; rollout not implemented: "
+        "all 2 nodes change in one commit"
+    ) in lines
+    assert any(line.startswith("- **new** form.yaml") and "maxSkew" in line for line in lines)
+    summary = "<details><summary>default/tenants/b-web/deployment&#95;default&#95;b-app.yaml"
+    assert f"{summary} (changed)</summary>" in lines
+    assert "+          value: starter" in lines
+    assert out.index("**Deletion guard**") < out.index("**Files**")  # summary first
+
+
+def test_json_diff_follows_the_documented_schema(
+    tmp_path: Path, sqlite_database: Path, create_tenants: Any, capsys: Any
+) -> None:
+    bridge = config_repo(tmp_path, sqlite_database, create_tenants)
+    change_default_plan_with_max_skew(bridge)
+    code, out = diff_output(bridge, capsys, "--format", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert sorted(document) == ["errors", "hubs", "warnings"]
+    (hub,) = document["hubs"]
+    assert hub["hub"] == "default/tenants"
+    assert hub["nodes"] == {"total": 3, "added": [], "changed": ["b-web", "c-web"], "removed": []}
+    assert {"kind": "Deployment", "change": "changed", "count": 2} in hub["objects"]
+    assert hub["guard"] == {
+        "verdict": "pass",
+        "removing": 0,
+        "existing": 3,
+        "maxDeletePercent": 25,
+        "allowMassDelete": False,
+    }
+    assert hub["rollout"] == [{"form": "web", "maxSkew": 2, "nodes": 2, "implemented": False}]
+    paths = [f["path"] for f in hub["files"]]
+    assert paths == sorted(paths) and all(f["change"] == "changed" for f in hub["files"])
+    assert "+          value: starter" in hub["files"][0]["diff"]
+    assert [w["new"] for w in document["warnings"] if "maxSkew" in w["message"]] == [True]
+
+
+def test_diff_exits_3_when_the_guard_would_hold_the_removals_of_a_renamed_form(
+    tmp_path: Path, sqlite_database: Path, create_tenants: Any, capsys: Any
+) -> None:
+    bridge = config_repo(tmp_path, sqlite_database, create_tenants)
+    form = bridge.config / "form.yaml"
+    form.write_text(form.read_text().replace("name: web,", "name: site,"))
+    commit_by_hand(bridge.config, "rename the form", push=False)
+    code, out = diff_output(bridge, capsys, "--format", "markdown")
+    assert code == 3
+    assert "| default/tenants | 0 | 3 | 3 | 6 | **HOLD** |" in out
+    assert "would hold 3 of 3 node removal(s) (maxDeletePercent 25)" in out
+    code, out = diff_output(bridge, capsys)  # text: same exit code, output as before
+    assert code == 3 and out.startswith("0 of 6 node(s) change, 3 added, 3 removed")
