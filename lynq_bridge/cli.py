@@ -62,6 +62,24 @@ def _parser() -> argparse.ArgumentParser:
     diff = command("diff", "render two revisions of the config against the current rows")
     diff.add_argument("--base", required=True, help="Git revision of the config (e.g. main)")
     diff.add_argument("--head", help="Git revision to compare (default: the working tree)")
+    diff.add_argument(
+        "--format",
+        choices=["text", "markdown", "json"],
+        default="text",
+        help="text (default), markdown (a pull-request comment) or json; exit 3 when the "
+        "deletion guard would hold removals after the merge",
+    )
+    status_table = command("status-table", "print (ddl) or create (install) the status tables")
+    status_table.add_argument("action", choices=["ddl", "install"], help="print, or create")
+    status_table.add_argument("--hub", metavar="NAMESPACE/NAME", help="only this hub")
+    history = command("history", "list the commits that changed a tenant's nodes, from Git")
+    who = history.add_mutually_exclusive_group()
+    who.add_argument("--uid", help="every node of this uid")
+    who.add_argument("--node", help="this node ({uid}-{form})")
+    history.add_argument("--hub", metavar="NAMESPACE/NAME", help="only this hub")
+    history.add_argument("--since", metavar="DATE", help="from this ISO 8601 date or time on")
+    history.add_argument("--format", choices=["text", "json"], default="text", dest="output")
+    history.add_argument("--show", metavar="COMMIT", help="print that commit's node changes")
     command("crds", "print the CustomResourceDefinitions", config=False)
     changes = command("changes", "print (ddl) or install what change detection needs per hub")
     changes.add_argument("action", choices=["ddl", "install"], help="print, or run on PostgreSQL")
@@ -130,14 +148,28 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "convert":
         return commands.convert(args.paths, out=args.out, check=args.check)
     if args.command == "diff":
-        return commands.diff(args.config, base=args.base, head=args.head)
+        return commands.diff(args.config, base=args.base, head=args.head, fmt=args.format)
     config = load_config(args.config)
+    if args.command == "history":
+        from lynq_bridge.history import run as history
+
+        return history(
+            config,
+            uid=args.uid,
+            node=args.node,
+            hub=args.hub,
+            since=args.since,
+            output=args.output,
+            show_commit=args.show,
+        )
     if args.command == "validate":
         return commands.validate(config)
     if args.command == "render":
         return commands.render(config, args.out, allow_mass_delete=args.allow_mass_delete)
     if args.command == "sync":
         return commands.sync_once(config, allow_mass_delete=args.allow_mass_delete)
+    if args.command == "status-table":
+        return commands.status_table(config, action=args.action, hub=args.hub)
     if args.command == "report":
         return commands.report(
             config, kubeconfig=args.kubeconfig, namespace=args.namespace, watch=args.watch

@@ -100,10 +100,14 @@ def run(config: Config, *, allow_mass_delete: bool, listen: str) -> int:
 def report(config: Config, *, kubeconfig: str | None, namespace: str | None, watch: bool) -> int:
     """One reporter pass (or passes until SIGINT/SIGTERM with ``watch``)."""
     from lynq_bridge import reporter
+    from lynq_bridge.adapters.secrets import password_lookup
+    from lynq_bridge.adapters.statustable import StatusTables
 
     settings = config.bridge.spec.report
     kubeconfig = kubeconfig or settings.kubeconfig
     namespace = namespace or settings.namespace
+    password = password_lookup(config.bridge.spec.secretsDir, settings.kubeconfig)
+    tables = StatusTables(config.hubs, password)
     if watch:
         from lynq_bridge.daemon import stop_on_signals
 
@@ -114,9 +118,16 @@ def report(config: Config, *, kubeconfig: str | None, namespace: str | None, wat
                 interval_seconds=settings.interval_seconds,
                 stop=stop,
                 on_result=_print_report,
+                status_tables=tables,
             )
+        tables.close()
         return EXIT_OK
-    result = reporter.report_once(kubeconfig=kubeconfig, namespace=namespace)
+    try:
+        result = reporter.report_once(
+            kubeconfig=kubeconfig, namespace=namespace, status_tables=tables
+        )
+    finally:
+        tables.close()
     _print_report(result)
     return EXIT_FAILED if result.errors else EXIT_OK
 
@@ -131,18 +142,21 @@ def _print_report(result: ReportResult) -> None:
         print(f"  error: {message}")
 
 
-def diff(config_dir: Path, *, base: str, head: str | None) -> int:
-    """Print what merging ``head`` over ``base`` would change in Git, for the current rows."""
-    from lynq_bridge.review import diff_revisions
+def diff(config_dir: Path, *, base: str, head: str | None, fmt: str = "text") -> int:
+    """Print what merging ``head`` over ``base`` would change in Git, for the current rows:
+    1 if a revision failed to render, else 3 if the deletion guard would hold removals."""
+    from lynq_bridge.review import format_review, review_revisions
 
-    text, results = diff_revisions(config_dir, base=base, head=head)
-    sys.stdout.write(text)
+    review, results = review_revisions(config_dir, base=base, head=head)
+    sys.stdout.write(format_review(review, fmt=fmt, base=base, head=head))
     for r in results:
         if r.failure:
             print(f"error: {r.hub}: {r.failure}", file=sys.stderr)
         for error in r.errors:
             print(f"error: {error}", file=sys.stderr)
-    return EXIT_FAILED if any(r.failure or r.errors for r in results) else EXIT_OK
+    if any(r.failure or r.errors for r in results):
+        return EXIT_FAILED
+    return EXIT_HELD if review.held else EXIT_OK
 
 
 def changes(config: Config, *, action: str, hub: str | None) -> int:
@@ -171,6 +185,31 @@ def changes(config: Config, *, action: str, hub: str | None) -> int:
                 print("-- not run: a database administrator runs these")
         else:
             print("-- nothing needed: SQLite's PRAGMA data_version works as it is")
+    return EXIT_OK
+
+
+def status_table(config: Config, *, action: str, hub: str | None) -> int:
+    """Print (``ddl``) or create (``install``) the ``spec.statusTable`` of each hub."""
+    from lynq_bridge.adapters import statustable
+    from lynq_bridge.adapters.secrets import password_lookup
+    from lynq_bridge.core.paths import quote
+
+    hubs = [
+        h
+        for h in config.hubs
+        if hub in (None, statustable.hub_key(h)) and h.spec.statusTable is not None
+    ]
+    if not hubs:
+        raise ConfigError(f"no hub {quote(hub or '')} with a statusTable in the config")
+    spec = config.bridge.spec
+    password = password_lookup(spec.secretsDir, spec.report.kubeconfig)
+    for h in hubs:
+        print(f"-- hub {statustable.hub_key(h)} ({h.spec.source.type})")
+        if action == "install":
+            statustable.install(h, password)
+            print(f"-- created {statustable.status_table(h).fullname} unless it existed")
+        else:
+            sys.stdout.write(statustable.ddl(h))
     return EXIT_OK
 
 

@@ -29,6 +29,7 @@ from lynq_bridge import leases, reporter
 from lynq_bridge.adapters.changes import ChangeFeeds
 from lynq_bridge.adapters.cluster import ClusterClient
 from lynq_bridge.adapters.secrets import password_lookup
+from lynq_bridge.adapters.statustable import StatusTables
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.leasing import REPORTER
@@ -254,6 +255,10 @@ def run_daemon(config: Config, *, allow_mass_delete: bool, address: tuple[str, i
                 namespace=settings.namespace,
                 interval_seconds=settings.interval_seconds,
                 on_result=daemon.metrics.observe_report,
+                status_tables=StatusTables(
+                    config.hubs,
+                    password_lookup(config.bridge.spec.secretsDir, settings.kubeconfig),
+                ),
             )
             if keeper is None:
                 target: Callable[[], None] = functools.partial(watch, stop=stop)

@@ -17,7 +17,14 @@ from collections.abc import Callable
 from lynq_bridge.adapters.cluster import ClusterClient
 from lynq_bridge.core.watching import backoff_seconds
 from lynq_bridge.errors import ClusterUnavailable
-from lynq_bridge.reporting import WRITE_WORKERS, Clock, Reporter, ReportResult, utc_now
+from lynq_bridge.reporting import (
+    WRITE_WORKERS,
+    Clock,
+    Reporter,
+    ReportResult,
+    StatusSink,
+    utc_now,
+)
 from lynq_bridge.watcher import RESYNC_SECONDS, StatusWatcher
 
 __all__ = ["WRITE_WORKERS", "Clock", "ReportResult", "Reporter", "report_once", "watch"]
@@ -30,6 +37,7 @@ def report_once(
     kubeconfig: str | None,
     namespace: str | None,
     now: Clock | None = None,
+    status_tables: StatusSink | None = None,
 ) -> ReportResult:
     """One status pass with a fresh connection (``lynq-bridge report``).
 
@@ -38,7 +46,7 @@ def report_once(
     cannot be reached or the LynqNodes cannot be listed; everything else is in the result.
     """
     with ClusterClient(kubeconfig) as client:
-        return Reporter(client).run(namespace=namespace, now=now)
+        return Reporter(client, status_tables=status_tables).run(namespace=namespace, now=now)
 
 
 def watch(
@@ -50,6 +58,7 @@ def watch(
     now: Clock | None = None,
     on_result: Callable[[ReportResult], None] | None = None,
     resync_seconds: float = RESYNC_SECONDS,
+    status_tables: StatusSink | None = None,
 ) -> None:
     """Keep LynqNode status current from watches until ``stop`` is set (then return within
     about a second); never raises for cluster errors.
@@ -76,6 +85,7 @@ def watch(
                 retry_cap=interval_seconds,
                 resync_seconds=resync_seconds,
                 on_result=on_result,
+                status_tables=status_tables,
             )
             watcher.run(stop)
         finally:

@@ -114,6 +114,15 @@ class Judged:
     written: dict[str, Any] | None = None  # the node as the status patch returned it
 
 
+class StatusSink(Protocol):
+    """Where the nodes' statuses go besides the cluster (``adapters.statustable.StatusTables``):
+    never raises for its own failures."""
+
+    def __bool__(self) -> bool: ...
+
+    def publish(self, nodes: Sequence[Mapping[str, Any]], now: dt.datetime) -> int: ...
+
+
 class LiveObjects(Protocol):
     """The live children as judging needs them, whether listed by a pass or watched."""
 
@@ -153,9 +162,16 @@ def list_namespace(rtype: ResourceType, node: LynqNode, namespace: str | None) -
 class Reporter:
     """Runs passes against one ``ClusterClient``."""
 
-    def __init__(self, client: ClusterClient, *, workers: int = WRITE_WORKERS) -> None:
+    def __init__(
+        self,
+        client: ClusterClient,
+        *,
+        workers: int = WRITE_WORKERS,
+        status_tables: StatusSink | None = None,
+    ) -> None:
         self.client = client
         self.workers = workers
+        self.status_tables = status_tables  # spec.statusTable of the hubs (adapters.statustable)
 
     def run(self, *, namespace: str | None = None, now: Clock | None = None) -> ReportResult:
         """One pass. Raises ``ClusterUnavailable`` only when the LynqNodes cannot be listed."""
@@ -168,6 +184,8 @@ class Reporter:
         judged = [self.judge(raw, node, children, state) for raw, node in parsed]
         self.write_nodes(judged, state)
         self._roll_up(judged, namespace, state)
+        if self.status_tables:
+            self.status_tables.publish([j.written or j.raw for j in judged], state.now)
         result = state.result(
             nodes=len(raw_nodes),
             requests=self.client.requests - first_request,

@@ -43,6 +43,7 @@ from lynq_bridge.reporting import (
     Pass,
     Reporter,
     ReportResult,
+    StatusSink,
     list_namespace,
 )
 
@@ -94,9 +95,10 @@ class StatusWatcher:
         debounce_seconds: float = DEBOUNCE_SECONDS,
         threshold: int = CLUSTER_WIDE_THRESHOLD,
         on_result: Callable[[ReportResult], None] | None = None,
+        status_tables: StatusSink | None = None,
     ) -> None:
         self.client = client
-        self.reporter = Reporter(client)
+        self.reporter = Reporter(client, status_tables=status_tables)
         self.namespace = namespace
         self.now = now
         self.retry_cap = retry_cap
@@ -415,6 +417,10 @@ class StatusWatcher:
                     key = store_key(obj)
                     if is_newer(_version(obj), _version(store.store.get(key))):
                         store.store[key] = _slim(obj)
+        if self.reporter.status_tables and self.node_informer.synced:
+            with self.lock:
+                nodes = list(self.nodes.values())
+            self.reporter.status_tables.publish(nodes, state.now)
         return self._result(state, len(judged), reported, started, first_request)
 
     def _after_writes(

@@ -484,10 +484,32 @@ class ValueMappings(Model):
         return value
 
 
+class StatusTable(Model):
+    # Where the reporter upserts one row per uid (README: Status in the database). Same host
+    # and database as the source; its own login, so the source login can stay read-only.
+    table: str = Field(
+        "lynq_status", description="Table; letters, digits, _ and $, optional schema."
+    )
+    username: str | None = Field(None, description="Login; default: the source's username.")
+    passwordRef: SecretKeyRef | None = Field(
+        None, description="Password Secret; default: the source's passwordRef (same login only)."
+    )
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        if not SQL_IDENTIFIER.match(value):
+            raise ValueError(f"{quote(value)} is not a plain table name")
+        return value
+
+
 class HubSpec(Model):
     source: HubSource
     valueMappings: ValueMappings
     extraValueMappings: dict[str, str] = Field(default_factory=dict)
+    statusTable: StatusTable | None = Field(
+        None, description="Optional: the reporter writes each uid's status to this table."
+    )
 
     @field_validator("extraValueMappings")
     @classmethod
@@ -617,12 +639,13 @@ Resources = Annotated[
 
 
 class Rollout(Model):
-    # Neither setting is implemented yet: `validate` warns when a form sets them (SPEC §3.3).
+    # Progressive rollout of a form change (core.rollout); maxSkew > 0 needs cluster access.
     maxSkew: int = Field(
         0,
         ge=0,
-        description="Nodes of one form updating at once; 0 = unlimited. Not implemented yet: "
-        "every node updates in the same sync.",
+        description="Nodes of one form at the new revision and not yet Ready at once, when the "
+        "form changes; the others keep their previous render. 0 = unlimited (every node in "
+        "one commit).",
         json_schema_extra=INT32,
     )
     progressDeadlineSeconds: int = Field(
@@ -630,7 +653,7 @@ class Rollout(Model):
         ge=60,
         le=3600,
         description="Seconds an updated node may take to become Ready before the rollout halts "
-        "(Lynq's field). Not implemented yet: no rollout is halted.",
+        "(Lynq's field); a halt lasts until the form changes or lynq-bridge rollout resume.",
         json_schema_extra=INT32,
     )
 
@@ -682,7 +705,7 @@ class FormSpec(Model):
 
 
 class RolloutStatus(Model):
-    """Lynq's rollout progress of a form; the bridge does not write it yet (no rollouts)."""
+    """Lynq's rollout progress of a form; written by the sync for forms with maxSkew > 0."""
 
     phase: Literal["Idle", "InProgress", "Failed", "Complete"] | None = None
     targetGeneration: int | None = Field(None, json_schema_extra=INT64)

@@ -1,0 +1,106 @@
+"""Which status-table rows a hub's LynqNodes give, and which of them need writing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from lynq_bridge.core import statusrows
+from lynq_bridge.core.statusrows import plan, status_rows
+
+
+def node(
+    uid: str,
+    form: str,
+    *,
+    ready: bool | None,
+    reason: str = "Reconciled",
+    message: str = "",
+    at: str = "2025-01-01T00:00:00Z",
+    hub: str = "tenants",
+    namespace: str = "lynq",
+    commit: str | None = None,
+) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "metadata": {"name": f"{uid}-{form}", "namespace": namespace},
+        "spec": {"uid": uid, "templateRef": form, "hubId": hub},
+    }
+    if commit is not None:
+        raw["metadata"]["annotations"] = {statusrows.COMMIT_ANNOTATION: commit}
+    if ready is not None:
+        condition = {
+            "type": "Ready",
+            "status": "True" if ready else "False",
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": at,
+        }
+        raw["status"] = {"conditions": [condition]}
+    return raw
+
+
+def test_a_uid_is_ready_only_when_all_its_nodes_are() -> None:
+    late = "2025-01-02T03:04:05Z"
+    rows = status_rows(
+        [
+            node("acme", "web", ready=True, at="2025-01-01T00:00:00Z"),
+            node("acme", "db", ready=False, reason="ResourcesNotReady", message="waiting", at=late),
+        ]
+    )
+    row = rows["acme"]
+    assert (row.ready, row.reason, row.message) == (False, "ResourcesNotReady", "waiting")
+    assert (row.nodes, row.ready_nodes) == (2, 1)
+    assert row.transition_at == dt.datetime(2025, 1, 2, 3, 4, 5)
+
+
+def test_reason_is_that_of_the_first_not_ready_node_by_name() -> None:
+    rows = status_rows(
+        [
+            node("acme", "web", ready=False, reason="ResourcesFailed"),
+            node("acme", "api", ready=False, reason="ResourcesNotReady"),
+        ]
+    )
+    assert rows["acme"].reason == "ResourcesNotReady"  # acme-api sorts first
+
+
+def test_a_node_without_a_ready_condition_is_not_ready_and_not_observed() -> None:
+    row = status_rows([node("acme", "web", ready=None)])["acme"]
+    assert (row.ready, row.reason, row.transition_at) == (False, statusrows.NOT_OBSERVED, None)
+
+
+def test_a_long_message_is_truncated_to_the_documented_length() -> None:
+    row = status_rows([node("acme", "web", ready=False, message="x" * 5000)])["acme"]
+    assert len(row.message) == statusrows.MAX_MESSAGE
+    assert row.message.endswith("...")
+
+
+def test_commit_comes_from_the_node_annotation() -> None:
+    rows = status_rows(
+        [node("acme", "web", ready=True, commit="abc123"), node("bravo", "web", ready=True)]
+    )
+    assert (rows["acme"].commit, rows["bravo"].commit) == ("abc123", None)
+
+
+def test_nodes_of_other_hubs_or_namespaces_are_not_the_hubs() -> None:
+    nodes = [
+        node("acme", "web", ready=True),
+        node("bravo", "web", ready=True, hub="other"),
+        node("charlie", "web", ready=True, namespace="elsewhere"),
+    ]
+    mine = statusrows.hub_nodes(nodes, namespace="lynq", hub="tenants")
+    assert list(status_rows(mine)) == ["acme"]
+
+
+def test_unchanged_rows_are_not_upserted_and_gone_uids_are_deleted() -> None:
+    before = status_rows([node("acme", "web", ready=False), node("bravo", "web", ready=True)])
+    after = status_rows([node("acme", "web", ready=True), node("charlie", "web", ready=True)])
+    after["bravo"] = before["bravo"]
+    del after["bravo"]
+    change = plan(before, after)
+    assert [r.uid for r in change.upserts] == ["acme", "charlie"]
+    assert change.deletes == ("bravo",)
+
+
+def test_nothing_changed_plans_nothing() -> None:
+    rows = status_rows([node("acme", "web", ready=True)])
+    assert plan(rows, dict(rows)) == statusrows.Plan((), ())
