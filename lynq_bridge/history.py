@@ -154,6 +154,15 @@ def run(
         store.close()
 
 
+_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(output: bytes) -> bytes:
+    """``git show`` output safe for a terminal: a commit or file written by hand may hold escape
+    sequences; every control character but tab and newline is shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: b"\\x%02x" % m.group()[0], output)
+
+
 def _show(git_dir: Path, found: list[history.Entry], commit: str, root: str) -> int:
     chosen = [e for e in found if e.commit.startswith(commit) and e.node]
     if not chosen:
@@ -163,6 +172,6 @@ def _show(git_dir: Path, found: list[history.Entry], commit: str, root: str) -> 
     hub_dir = f"{root}/{chosen[0].hub}"
     nodes = sorted({e.node for e in chosen})
     sys.stdout.flush()
-    sys.stdout.buffer.write(show(git_dir, chosen[0].commit, hub_dir, nodes))
+    sys.stdout.buffer.write(printable(show(git_dir, chosen[0].commit, hub_dir, nodes)))
     sys.stdout.flush()
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bridge_harness import Bridge, SqliteDatabase, git
+from bridge_harness import Bridge, SqliteDatabase, commit_by_hand, git
 
 HUB_DIR = "lynq/default/tenants"
 
@@ -205,3 +205,28 @@ def test_history_reads_the_remote_not_the_daemons_mirror(
     assert git("--git-dir", str(mirror), "rev-parse", "refs/remotes/origin/main").strip() == (
         bridge.head()
     )
+
+
+def test_show_escapes_a_hand_edits_control_characters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A person commits a terminal escape sequence into a node's file; the bridge's next commit
+    # of that node removes it, and its diff shows the removed line: never the raw bytes.
+    from conftest import create_tenants  # tests/integration/conftest.py
+
+    db = SqliteDatabase(tmp_path / "tenants.db")
+    create_tenants(db, [{"tenant_id": "acme", "active": "1"}])
+    bridge = Bridge(tmp_path / "bridge", db)
+    assert bridge.sync() == 0
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", str(bridge.remote), str(clone))
+    node_dir = clone / HUB_DIR / "acme-web"
+    victim = next(p for p in sorted(node_dir.iterdir()) if p.name != "lynqnode.yaml")
+    victim.write_bytes(victim.read_bytes() + b"# \x1b]2;pwned\x07\x1b[31m red\n")
+    commit_by_hand(clone, "hand edit")
+    db.execute("UPDATE tenants SET replicas = 5 WHERE tenant_id = 'acme'")
+    assert bridge.sync() == 0
+    code, out, err = run(bridge, capsys, "--node", "acme-web", "--show", bridge.head() or "")
+    assert code == 0, err
+    assert "\x1b" not in out and "\x07" not in out
+    assert "-# \\x1b]2;pwned\\x07\\x1b[31m red" in out
