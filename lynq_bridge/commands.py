@@ -102,25 +102,28 @@ def report(config: Config, *, kubeconfig: str | None, namespace: str | None, wat
     from lynq_bridge import reporter
     from lynq_bridge.adapters.secrets import password_lookup
     from lynq_bridge.adapters.statustable import StatusTables
+    from lynq_bridge.statuscommits import git_log
 
     settings = config.bridge.spec.report
     kubeconfig = kubeconfig or settings.kubeconfig
     namespace = namespace or settings.namespace
     password = password_lookup(config.bridge.spec.secretsDir, settings.kubeconfig)
-    tables = StatusTables(config.hubs, password)
+    tables = StatusTables(config.hubs, password, commits=git_log(config))  # closes password
     if watch:
         from lynq_bridge.daemon import stop_on_signals
 
-        with stop_on_signals() as stop:
-            reporter.watch(
-                kubeconfig=kubeconfig,
-                namespace=namespace,
-                interval_seconds=settings.interval_seconds,
-                stop=stop,
-                on_result=_print_report,
-                status_tables=tables,
-            )
-        tables.close()
+        try:
+            with stop_on_signals() as stop:
+                reporter.watch(
+                    kubeconfig=kubeconfig,
+                    namespace=namespace,
+                    interval_seconds=settings.interval_seconds,
+                    stop=stop,
+                    on_result=_print_report,
+                    status_tables=tables,
+                )
+        finally:
+            tables.close()
         return EXIT_OK
     try:
         result = reporter.report_once(
@@ -201,15 +204,22 @@ def status_table(config: Config, *, action: str, hub: str | None) -> int:
     ]
     if not hubs:
         raise ConfigError(f"no hub {quote(hub or '')} with a statusTable in the config")
+    if action != "install":
+        for h in hubs:
+            print(f"-- hub {statustable.hub_key(h)} ({h.spec.source.type})")
+            sys.stdout.write(statustable.ddl(h))
+        return EXIT_OK
     spec = config.bridge.spec
     password = password_lookup(spec.secretsDir, spec.report.kubeconfig)
-    for h in hubs:
-        print(f"-- hub {statustable.hub_key(h)} ({h.spec.source.type})")
-        if action == "install":
+    try:
+        for h in hubs:
+            print(f"-- hub {statustable.hub_key(h)} ({h.spec.source.type})")
             statustable.install(h, password)
             print(f"-- created {statustable.status_table(h).fullname} unless it existed")
-        else:
-            sys.stdout.write(statustable.ddl(h))
+    finally:
+        close = getattr(password, "close", None)
+        if close is not None:
+            close()
     return EXIT_OK
 
 

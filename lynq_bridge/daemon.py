@@ -38,6 +38,7 @@ from lynq_bridge.errors import ClusterUnavailable, ConfigError, TemporaryError
 from lynq_bridge.hubstatus import write_hub_conditions
 from lynq_bridge.leases import LeaseKeeper
 from lynq_bridge.metrics import Metrics, forgetting_readiness
+from lynq_bridge.statuscommits import git_log, record_sync
 from lynq_bridge.sync import Syncer, hub_key
 
 log = logging.getLogger("lynq_bridge.daemon")
@@ -61,6 +62,8 @@ class Daemon:
 
     # Several replicas (spec.leaderElection): set by run_daemon; None syncs every hub.
     leases: LeaseKeeper | None = None
+    # The reporter's status tables (spec.statusTable), told each commit's nodes; set by run_daemon.
+    status_tables: StatusTables | None = None
 
     def _sync(self, hub: LynqHub) -> None:
         if self.stop.is_set():
@@ -80,6 +83,8 @@ class Daemon:
                 self.metrics.forget_hub(key)
                 return
         self.metrics.observe(result)
+        if self.status_tables and result.commit:
+            record_sync(self.status_tables, self.syncer, hub, result)
         client = self._cluster()
         if client is not None:
             write_hub_conditions(client, result)
@@ -151,6 +156,8 @@ class Daemon:
         self.syncer.close()
         if self.cluster is not None:
             self.cluster.close()
+        if self.status_tables is not None:
+            self.status_tables.close()
 
 
 def serve(daemon: Daemon, address: tuple[str, int]) -> ThreadingHTTPServer:
@@ -249,16 +256,18 @@ def run_daemon(config: Config, *, allow_mass_delete: bool, address: tuple[str, i
             threads.append(threading.Thread(target=keeper.run, args=(keeper_stop,), name="leases"))
             log.info("leader election on: this replica is %s", keeper.identity)
         if settings.enabled:
+            daemon.status_tables = StatusTables(
+                config.hubs,
+                password_lookup(config.bridge.spec.secretsDir, settings.kubeconfig),
+                commits=git_log(config),
+            )
             watch = functools.partial(
                 reporter.watch,
                 kubeconfig=settings.kubeconfig,
                 namespace=settings.namespace,
                 interval_seconds=settings.interval_seconds,
                 on_result=daemon.metrics.observe_report,
-                status_tables=StatusTables(
-                    config.hubs,
-                    password_lookup(config.bridge.spec.secretsDir, settings.kubeconfig),
-                ),
+                status_tables=daemon.status_tables,
             )
             if keeper is None:
                 target: Callable[[], None] = functools.partial(watch, stop=stop)

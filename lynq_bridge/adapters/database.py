@@ -89,7 +89,8 @@ def database_url(hub: LynqHub, password: PasswordLookup) -> URL:
     )
 
 
-def _connect_args(source: MySQLSource | PostgreSQLSource | SQLiteSource) -> dict[str, object]:
+def connect_args(source: MySQLSource | PostgreSQLSource | SQLiteSource) -> dict[str, object]:
+    """The driver options of every connection to ``source``'s server: timeouts, UTC."""
     if isinstance(source, MySQLSource):
         return {
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
@@ -122,7 +123,7 @@ class Datasources:
             if engine is None:
                 engine = sa.create_engine(
                     url,
-                    connect_args=_connect_args(source),
+                    connect_args=connect_args(source),
                     pool_pre_ping=True,
                     isolation_level="AUTOCOMMIT",
                 )

@@ -12,6 +12,13 @@ last write: upserts (MySQL ``INSERT ... ON DUPLICATE KEY UPDATE``, PostgreSQL an
 a process reads the table once instead. Values are always bound parameters; the table name is
 validated and quoted by SQLAlchemy. A failure is logged as one warning per hub (until it
 recovers) and never fails the reporter: the LynqNode statuses are written regardless.
+
+The ``commit_sha`` column: which commit last added or updated each node is learnt once per hub,
+at its first publish, from one ``git log`` over the hub directory (``commits``, a
+``CommitLog``; ``statusrows.node_commits`` reads its trailers with ``core.messages``);
+afterwards the daemon hands over each sync's commit (``record``), so Git is not read again in
+steady state. A Git failure is one warning per hub; the column stays NULL for that hub's nodes
+(or keeps what was learnt) and the log is read again at the next publish.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,15 +36,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import CreateTable
 
 from lynq_bridge.adapters.changesql import ident
-from lynq_bridge.adapters.database import _connect_args
+from lynq_bridge.adapters.database import connect_args
 from lynq_bridge.adapters.secrets import PasswordLookup
 from lynq_bridge.config.models import LynqHub, MySQLSource, PostgreSQLSource, SQLiteSource
-from lynq_bridge.core import statusrows
+from lynq_bridge.core import history, statusrows
 from lynq_bridge.core.paths import one_line
 from lynq_bridge.core.statusrows import StatusRow
-from lynq_bridge.errors import ConfigError, SourceUnavailable
+from lynq_bridge.errors import BridgeError, ConfigError, SourceUnavailable
 
 log = logging.getLogger(__name__)
+
+# The bridge's commits that touched a hub's directory, newest first (``git log``), or raises.
+CommitLog = Callable[[LynqHub], Sequence[history.Commit]]
 
 BATCH = 500  # rows per statement
 DIALECTS: dict[str, sa.Dialect] = {
@@ -108,7 +118,7 @@ def status_url(hub: LynqHub, password: PasswordLookup) -> URL:
 def _engine(hub: LynqHub, password: PasswordLookup) -> Engine:
     return sa.create_engine(
         status_url(hub, password),
-        connect_args=_connect_args(hub.spec.source.database),
+        connect_args=connect_args(hub.spec.source.database),
         pool_pre_ping=True,
     )
 
@@ -211,15 +221,85 @@ class _HubTable:
         return len(change.upserts) + len(change.deletes)
 
 
-class StatusTables:
-    """The status tables of the hubs that configure one; ``publish`` after each round."""
+class _Commits:
+    """Per hub, which commit last added or updated each node (``statusrows.NodeCommits``).
 
-    def __init__(self, hubs: Iterable[LynqHub], password: PasswordLookup) -> None:
+    ``record`` is called by the daemon's sync thread, ``known`` by the publishing thread; the
+    Git log is read outside the lock, so a sync never waits for it."""
+
+    def __init__(self, log_of: CommitLog | None) -> None:
+        self._log_of = log_of
+        self._known: dict[str, dict[str, tuple[int, str]]] = {}  # hub -> node -> (rank, sha)
+        self._pending: dict[str, list[tuple[str, list[str]]]] = {}  # recorded before the load
+        self._rank = 0
+        self._failing: set[str] = set()
+        self._lock = threading.Lock()
+
+    def record(self, hub: str, commit: str, nodes: Iterable[str]) -> None:
+        """``commit`` (newer than all before it) added or updated ``nodes`` of ``hub``."""
+        names = list(nodes)
+        with self._lock:
+            known = self._known.get(hub)
+            if known is None:
+                self._pending.setdefault(hub, []).append((commit, names))
+                return
+            self._rank += 1
+            for name in names:
+                known[name] = (self._rank, commit)
+
+    def known(self, hub: LynqHub) -> statusrows.NodeCommits:
+        key = hub_key(hub)
+        with self._lock:
+            if key in self._known or self._log_of is None:
+                return dict(self._known.get(key, {}))
+        try:
+            commits = self._log_of(hub)
+        except BridgeError as exc:
+            if key not in self._failing:
+                self._failing.add(key)
+                log.warning(
+                    "%s (its commit_sha column is not filled until Git can be read)",
+                    one_line(f"cannot read the commits of hub {key} from Git: {exc}"),
+                )
+            return {}
+        if key in self._failing:
+            self._failing.discard(key)
+            log.info("commits of hub %s are read from Git again", key)
+        with self._lock:
+            found = statusrows.node_commits(commits, hub=key, first_rank=self._rank + 1)
+            self._rank += len(commits)
+            self._known[key] = found
+            for commit, names in self._pending.pop(key, []):  # newer than what was read
+                self._rank += 1
+                for name in names:
+                    found[name] = (self._rank, commit)
+            return dict(found)
+
+
+class StatusTables:
+    """The status tables of the hubs that configure one; ``publish`` after each round,
+    ``record`` after each commit of a sync; ``commits`` reads a hub's Git log (None: the
+    commit_sha column is filled from ``record`` alone). ``close`` closes ``password`` too."""
+
+    def __init__(
+        self,
+        hubs: Iterable[LynqHub],
+        password: PasswordLookup,
+        *,
+        commits: CommitLog | None = None,
+    ) -> None:
         self._password = password
         self._hubs = [h for h in hubs if h.spec.statusTable is not None]
         self._tables: dict[str, _HubTable] = {}
         self._failing: set[str] = set()  # hubs whose last write failed (warned once)
         self._lock = threading.Lock()
+        self._commits = _Commits(commits)
+
+    def record(self, hub: str, commit: str, nodes: Iterable[str]) -> None:
+        """The sync of ``hub`` (namespace/name) pushed ``commit``, which added or updated
+        ``nodes`` (a hub without a status table: ignored)."""
+        if any(hub_key(h) == hub for h in self._hubs):
+            self._commits.record(hub, commit, nodes)
 
     def __bool__(self) -> bool:
         return bool(self._hubs)
@@ -244,7 +324,8 @@ class StatusTables:
             mine = statusrows.hub_nodes(
                 nodes, namespace=hub.metadata.namespace, hub=hub.metadata.name
             )
-            written = table.write(statusrows.status_rows(mine), now)
+            rows = statusrows.status_rows(mine, commits=self._commits.known(hub))
+            written = table.write(rows, now)
         except (SQLAlchemyError, SourceUnavailable, ConfigError) as exc:
             if table is not None:
                 table.written = None  # partly written or unknown: read it again next time
@@ -267,3 +348,6 @@ class StatusTables:
             for table in self._tables.values():
                 table.engine.dispose()
             self._tables.clear()
+            close = getattr(self._password, "close", None)
+            if close is not None:
+                close()

@@ -100,7 +100,6 @@ def commit_message(
     }
     if node_count is not None:
         trailers[TRAILER_NODE_COUNT] = str(node_count)
-    trailers.update(rollout[1])
     # Trailers hold validated names, hashes and counts: escaped, never cut, so that they list
     # every node however many a commit touches (``lynq-bridge history`` reads them).
     texts = [f"{k}: {v}" if v else f"{k}:" for k, v in trailers.items()]

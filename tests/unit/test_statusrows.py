@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from lynq_bridge.core import statusrows
+from lynq_bridge.core import history, statusrows
 from lynq_bridge.core.statusrows import plan, status_rows
 
 
@@ -19,14 +19,11 @@ def node(
     at: str = "2025-01-01T00:00:00Z",
     hub: str = "tenants",
     namespace: str = "lynq",
-    commit: str | None = None,
 ) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "metadata": {"name": f"{uid}-{form}", "namespace": namespace},
         "spec": {"uid": uid, "templateRef": form, "hubId": hub},
     }
-    if commit is not None:
-        raw["metadata"]["annotations"] = {statusrows.COMMIT_ANNOTATION: commit}
     if ready is not None:
         condition = {
             "type": "Ready",
@@ -74,11 +71,50 @@ def test_a_long_message_is_truncated_to_the_documented_length() -> None:
     assert row.message.endswith("...")
 
 
-def test_commit_comes_from_the_node_annotation() -> None:
-    rows = status_rows(
-        [node("acme", "web", ready=True, commit="abc123"), node("bravo", "web", ready=True)]
+def _log(*commits: tuple[str, str, str]) -> list[history.Commit]:
+    """Bridge commits (sha, added, updated), oldest first, as ``git log`` lists them."""
+    return [
+        history.Commit(
+            sha,
+            "2025-01-01T00:00:00+00:00",
+            f"lynq: lynq/tenants\n\nLynq-Hub: lynq/tenants\nLynq-Nodes-Added: {added}\n"
+            f"Lynq-Nodes-Updated: {updated}\n",
+        )
+        for sha, added, updated in reversed(commits)
+    ]
+
+
+def test_a_nodes_commit_is_the_last_that_added_or_updated_it() -> None:
+    commits = _log(
+        ("c1", "acme-web, acme-api, bravo-web", ""),
+        ("c2", "", "acme-api"),
+        ("c3", "", ""),  # removed or held nodes: not a change of the node's stack
     )
-    assert (rows["acme"].commit, rows["bravo"].commit) == ("abc123", None)
+    # A newer commit without Lynq-Hub (a person's, or forged) is no bridge commit.
+    commits.insert(0, history.Commit("c4", "", "hand edit\n\nLynq-Nodes-Added: acme-web\n"))
+    found = statusrows.node_commits(commits, hub="lynq/tenants")
+    assert {name: sha for name, (_rank, sha) in found.items()} == {
+        "acme-web": "c1",
+        "acme-api": "c2",
+        "bravo-web": "c1",
+    }
+
+
+def test_a_uids_commit_is_the_newest_of_its_nodes_and_unknown_is_none() -> None:
+    nodes = [
+        node("acme", "web", ready=True),
+        node("acme", "api", ready=True),
+        node("bravo", "web", ready=True),
+        node("charlie", "web", ready=True),
+    ]
+    commits = {"acme-web": (1, "old"), "acme-api": (7, "new"), "bravo-web": (3, "b")}
+    rows = status_rows(nodes, commits=commits)
+    assert {uid: row.commit for uid, row in rows.items()} == {
+        "acme": "new",
+        "bravo": "b",
+        "charlie": None,
+    }
+    assert status_rows(nodes)["acme"].commit is None
 
 
 def test_nodes_of_other_hubs_or_namespaces_are_not_the_hubs() -> None:
