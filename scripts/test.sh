@@ -259,11 +259,15 @@ start_postgres() {
   ro_password=$(new_password)
   # CREATEDB because each test creates its own database. pg_read_all_data (PostgreSQL 14+) lets
   # the read-only role SELECT every table in every database, including ones created later.
+  # pg_signal_backend: a test's DROP DATABASE ... WITH (FORCE) terminates the backends still
+  # attached to it, and the read-only role's (a disconnect the server has not reaped yet) are
+  # another role's: without it the drop fails under load.
   as_postgres "$PG_BIN/psql" -h "$dir/socket" -p "$port" -U postgres -d postgres \
     -v ON_ERROR_STOP=1 -q <<SQL
 CREATE ROLE lynq LOGIN CREATEDB PASSWORD '$password';
 CREATE ROLE lynq_ro LOGIN PASSWORD '$ro_password';
 GRANT pg_read_all_data TO lynq_ro;
+GRANT pg_signal_backend TO lynq;
 SQL
   export LYNQ_TEST_POSTGRES_URL="postgresql+psycopg://lynq:$password@127.0.0.1:$port/postgres"
   export LYNQ_TEST_POSTGRES_RO_USER=lynq_ro LYNQ_TEST_POSTGRES_RO_PASSWORD="$ro_password"

@@ -209,7 +209,7 @@ def test_sigkill_at_random_moments_then_one_sync_converges(
     landed: Counter[str] = Counter()
     with_git_locks = 0
     missed = 0
-    budget = time.monotonic() + 65
+    budget = time.monotonic() + 150  # the loop stops at KILLS; a loaded machine needs longer
     round_ = 0
     while sum(landed.values()) < KILLS and time.monotonic() < budget:
         round_ += 1
