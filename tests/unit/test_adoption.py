@@ -13,6 +13,7 @@ from lynq_bridge.core.adoption import (
     NODE_FINALIZER,
     HandOver,
     LynqInstallation,
+    ObjectPatch,
     hand_over_fields,
     installation_of,
     merge_fields,
@@ -89,6 +90,53 @@ def test_owner_reference_to_the_node_is_removed_and_others_kept() -> None:
     assert patch.changes == ("remove ownerReference to LynqNode lynqnode",)
 
 
+def test_patch_names_the_object_it_was_planned_for() -> None:
+    patch = plan(child(ownerReferences=[owner("LynqNode", NODE_UID)]))
+    assert (patch.api_version, patch.kind, patch.namespace, patch.name) == (
+        "apps/v1",
+        "Deployment",
+        "tenants",
+        "app",
+    )
+    namespace = {
+        "metadata": {"name": "acme", "resourceVersion": "7", "finalizers": [HUB_FINALIZER]}
+    }
+    cluster_wide = plan_object(
+        namespace, api_version="v1", kind="Namespace", installation=INSTALLATION, hand_over=None
+    )
+    assert cluster_wide is not None
+    assert (cluster_wide.api_version, cluster_wide.kind) == ("v1", "Namespace")
+    assert (cluster_wide.namespace, cluster_wide.name) == (None, "acme")
+
+
+def test_lynqnode_loses_its_hub_owner_and_its_finalizer_in_one_patch() -> None:
+    node = child(ownerReferences=[owner("LynqHub", HUB_UID)], finalizers=[NODE_FINALIZER])
+    patch = plan(node, hand_over=None)
+    assert patch.changes == (
+        "remove ownerReference to LynqHub lynqhub",
+        f"remove finalizer {NODE_FINALIZER}",
+    )
+    assert patch.operations == (
+        {"op": "replace", "path": "/metadata/resourceVersion", "value": "42"},
+        {"op": "remove", "path": "/metadata/ownerReferences"},
+        {"op": "remove", "path": "/metadata/finalizers"},
+    )
+
+
+def test_describe_names_kind_namespace_name_and_every_change() -> None:
+    patch = ObjectPatch("apps/v1", "Deployment", "tenants", "app", ("a", "b"), ())
+    assert patch.describe() == "Deployment tenants/app: a; b"
+    cluster_wide = ObjectPatch("v1", "Namespace", None, "acme", ("remove finalizer x",), ())
+    assert cluster_wide.describe() == "Namespace acme: remove finalizer x"
+
+
+def test_handing_over_two_managers_names_both_in_one_change() -> None:
+    hand_over = HandOver(frozenset({"lynq-operator", "manager"}), "argocd-controller")
+    fields = [entry("manager", {"f:data": {}}, "Update"), entry("lynq-operator", {"f:spec": {}})]
+    patch = plan(child(managedFields=fields), hand_over=hand_over)
+    assert patch.changes == ("hand the fields of lynq-operator, manager to argocd-controller",)
+
+
 def test_last_owner_reference_removed_removes_the_list() -> None:
     patch = plan(child(ownerReferences=[owner("LynqNode", NODE_UID)]))
     assert {"op": "remove", "path": "/metadata/ownerReferences"} in patch.operations
@@ -158,6 +206,57 @@ def test_hand_over_merges_into_the_engines_existing_entry() -> None:
     ]
 
 
+def test_hand_over_never_merges_into_another_managers_entry_or_an_engine_update() -> None:
+    helm = entry("helm", {"f:data": {}})  # another manager's Apply entry
+    engine_update = entry("kustomize-controller", {"f:spec": {"f:paused": {}}}, "Update")
+    managed, moved = hand_over_fields(
+        [helm, engine_update, entry("lynq-operator", {"f:spec": {"f:replicas": {}}})],
+        FLUX,
+        frozenset(),
+    )
+    assert moved == {"lynq-operator"}
+    assert managed == [
+        helm,
+        engine_update,
+        entry("kustomize-controller", {"f:spec": {"f:replicas": {}}}),
+    ]
+
+
+def test_released_owner_keys_go_and_foreign_owner_keys_stay() -> None:
+    foreign = 'k:{"uid":"rs-uid"}'
+    fields: dict[str, Any] = {
+        "f:metadata": {"f:ownerReferences": {".": {}, f'k:{{"uid":"{NODE_UID}"}}': {}, foreign: {}}}
+    }
+    managed, _ = hand_over_fields([entry("lynq-operator", fields)], FLUX, frozenset({NODE_UID}))
+    assert managed[0]["fieldsV1"] == {"f:metadata": {"f:ownerReferences": {".": {}, foreign: {}}}}
+
+
+def test_owner_references_set_of_only_the_list_itself_is_dropped() -> None:
+    fields: dict[str, Any] = {
+        "f:metadata": {"f:ownerReferences": {".": {}, f'k:{{"uid":"{NODE_UID}"}}': {}}}
+    }
+    managed, _ = hand_over_fields([entry("lynq-operator", fields)], FLUX, frozenset({NODE_UID}))
+    assert managed[0]["fieldsV1"] == {"f:metadata": {}}
+
+
+@pytest.mark.parametrize("released", [frozenset(), frozenset({NODE_UID})])
+def test_fields_without_metadata_or_owner_references_are_handed_over_unchanged(
+    released: frozenset[str],
+) -> None:
+    every: list[dict[str, Any]] = [{"f:spec": {"f:replicas": {}}}, {"f:metadata": {"f:labels": {}}}]
+    for fields in every:
+        managed, _ = hand_over_fields([entry("lynq-operator", fields)], FLUX, released)
+        assert managed == [entry("kustomize-controller", fields)]
+
+
+def test_owner_key_that_is_not_a_json_object_is_kept() -> None:
+    odd: dict[str, Any] = {
+        "f:metadata": {"f:ownerReferences": {'k:"x"': {}, "k:[1]": {}, "k:{": {}}}
+    }
+    managed, _ = hand_over_fields([entry("lynq-operator", odd)], FLUX, frozenset({NODE_UID}))
+    assert managed[0]["fieldsV1"] == odd
+
+
 def test_hand_over_leaves_subresource_entries_of_lynqs_manager() -> None:
     status = entry("lynq-operator", {"f:status": {}}, subresource="status")
     assert hand_over_fields([status], FLUX, frozenset()) == ([status], set())
@@ -176,8 +275,8 @@ def test_update_entries_of_a_named_manager_are_handed_over_too() -> None:
 
 
 def test_merge_fields_is_a_deep_union() -> None:
-    left = {"f:a": {"f:b": {}}, "f:c": {}}
-    right = {"f:a": {"f:d": {}}, "f:e": {}}
+    left: dict[str, Any] = {"f:a": {"f:b": {}}, "f:c": {}}
+    right: dict[str, Any] = {"f:a": {"f:d": {}}, "f:e": {}}
     assert merge_fields(left, right) == {"f:a": {"f:b": {}, "f:d": {}}, "f:c": {}, "f:e": {}}
 
 
@@ -192,6 +291,21 @@ def test_installation_holds_the_hub_and_its_nodes_only() -> None:
     assert installation.owner_uids == {HUB_UID, "u1"}
     assert installation.node_names == {"a-web"}
     assert [n["metadata"]["name"] for n in mine] == ["a-web"]
+    assert installation == LynqInstallation(
+        "tenants", "hub", frozenset({HUB_UID, "u1"}), frozenset({"a-web"})
+    )
+
+
+@pytest.mark.parametrize("hub", [None, {}, {"metadata": {"name": "hub"}}])
+def test_installation_without_a_hub_uid_holds_its_nodes(hub: dict[str, Any] | None) -> None:
+    labels = {"lynq.sh/hub": "hub"}
+    node = {"metadata": {"name": "a-web", "namespace": "tenants", "uid": "u1", "labels": labels}}
+    installation, _ = installation_of(hub, [node], namespace="tenants", name="hub")
+    assert installation == LynqInstallation(
+        "tenants", "hub", frozenset({"u1"}), frozenset({"a-web"})
+    )
+    tracking = {"lynq.sh/node": "a-web", "lynq.sh/node-namespace": "tenants"}
+    assert installation.tracks({"metadata": {"name": "ns", "labels": tracking}})
 
 
 @pytest.mark.parametrize(

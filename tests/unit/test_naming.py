@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from lynq_bridge.core.naming import is_label_value, is_qualified_name, uid_problem
+from lynq_bridge.core.naming import (
+    child_file_name,
+    event_name,
+    is_dns_subdomain,
+    is_label_value,
+    is_qualified_name,
+    tracking_metadata,
+    uid_problem,
+)
+from lynq_bridge.core.paths import MAX_COMPONENT
 
 
 @pytest.mark.parametrize(
@@ -64,3 +73,36 @@ def test_invalid_node_name_of_253_characters_is_called_invalid_not_long() -> Non
     problem = uid_problem("A" * 249, "web")
     assert problem is not None and "is not a DNS-1123 subdomain" in problem
     assert "starting and ending with a letter or digit" in problem
+
+
+def test_invalid_node_name_message_names_the_rule_exactly() -> None:
+    assert uid_problem("A", "web") == (
+        'node name "A-web" is not a DNS-1123 subdomain (lowercase letters, digits, "-" and ".", '
+        "each dot-separated part starting and ending with a letter or digit)"
+    )
+
+
+def test_event_name_of_a_253_character_object_uses_all_253_characters() -> None:
+    token = "0123456789abcdef"
+    name = event_name("a" * 253, token)
+    assert name == "a" * 236 + "." + token
+    assert len(name) == 253 and is_dns_subdomain(name)
+    assert event_name("a" * 254, token) == name
+
+
+def test_child_file_name_of_exactly_255_characters_is_kept_whole() -> None:
+    name = "o" * (MAX_COMPONENT - len("configmap_ns_.yaml"))
+    assert child_file_name("ConfigMap", "ns", name) == f"configmap_ns_{name}.yaml"
+    assert len(child_file_name("ConfigMap", "ns", name)) == MAX_COMPONENT == 255
+    longer = child_file_name("ConfigMap", "ns", name + "o")
+    assert len(longer) == MAX_COMPONENT and "__" in longer
+
+
+def test_tracking_metadata_skips_an_unusable_value_and_keeps_the_ones_after_it() -> None:
+    long_node = "n" * 70
+    labels, annotations = tracking_metadata(
+        {"lynq.sh/uid": "a-", "lynq.sh/node": long_node, "lynq.sh/hub": "hub"}
+    )
+    assert labels == {"lynq.sh/node": labels["lynq.sh/node"], "lynq.sh/hub": "hub"}
+    assert len(labels["lynq.sh/node"]) == 63
+    assert annotations == {"lynq.sh/node": long_node}
