@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("--since", metavar="DATE", help="from this ISO 8601 date or time on")
     history.add_argument("--format", choices=["text", "json"], default="text", dest="output")
     history.add_argument("--show", metavar="COMMIT", help="print that commit's node changes")
+    rollout = command("rollout", "show or resume the progressive rollouts of forms (maxSkew)")
+    rollout.add_argument("action", choices=["status", "resume"], help="show, or clear a halt")
+    rollout.add_argument("--form", metavar="NAMESPACE/NAME", help="only this form")
     command("crds", "print the CustomResourceDefinitions", config=False)
     changes = command("changes", "print (ddl) or install what change detection needs per hub")
     changes.add_argument("action", choices=["ddl", "install"], help="print, or run on PostgreSQL")
@@ -164,6 +167,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "validate":
         return commands.validate(config)
+    if args.command == "rollout":
+        return commands.rollout(config, action=args.action, form=args.form)
     if args.command == "render":
         return commands.render(config, args.out, allow_mass_delete=args.allow_mass_delete)
     if args.command == "sync":

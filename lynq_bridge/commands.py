@@ -268,6 +268,22 @@ def convert(paths: Sequence[Path], *, out: Path | None, check: bool) -> int:
     return run(paths, out=out, check=check)
 
 
+def rollout(config: Config, *, action: str, form: str | None) -> int:
+    """``rollout status|resume``: see ``lynq_bridge.rollout_commands``."""
+    from lynq_bridge.rollout_commands import resume_rollouts, rollout_status
+
+    if action == "resume":
+        for line in resume_rollouts(config, form=form):
+            print(line)
+        return EXIT_OK
+    found = rollout_status(config, form=form)
+    for item in found:
+        print(item.line())
+    if not found:
+        print("no form sets spec.rollout.maxSkew > 0")
+    return EXIT_OK
+
+
 def crds() -> int:
     from lynq_bridge.crds import render_crds
 

@@ -12,9 +12,11 @@ one process do not share counters. Which part of the daemon knows what:
   cache (the same statuses it writes, so ``kubectl get lynqnodes`` and the metrics agree).
 
 A replica that stops holding a Lease drops the gauges it no longer keeps current, so summing
-over replicas never counts a hub twice. Lynq metrics the bridge has no meaning for (reconcile
-durations, apply attempts, conflict counters, form rollouts) are not exported; docs/lynq.md
-lists them and why.
+over replicas never counts a hub twice. The sync also knows a form's progressive rollout
+(``maxSkew``): Lynq's ``lynqform_rollout_*`` gauges, set whenever a sync steps a rollout and
+kept at their last values while the hub is settled. Lynq metrics the bridge has no meaning for
+(reconcile durations, apply attempts, conflict counters) are not exported; docs/lynq.md lists
+them and why.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from lynq_bridge.core import rollout
 from lynq_bridge.reporting import Census, Judged, Reporter, ReportResult
 from lynq_bridge.sync import HubResult
 
@@ -62,6 +65,15 @@ DEGRADED_REASONS = (
 )
 CONDITION_VALUES = {"True": 1.0, "False": 0.0}  # anything else is Unknown: 2, as in Lynq
 OUTCOMES = ("ok", "errors", "failed")
+ROLLOUT_UPDATING_HELP = (
+    "Number of nodes currently being updated for a LynqForm (updated but not Ready yet)"
+)
+ROLLOUT_PHASE_HELP = (
+    "Current rollout phase for a LynqForm (0=Idle, 1=InProgress, 2=Failed, 3=Complete)"
+)
+ROLLOUT_PROGRESS_HELP = (
+    "Rollout progress percentage for a LynqForm (readyUpdatedNodes/totalNodes * 100)"
+)
 
 
 def split_hub(key: str) -> tuple[str, str]:
@@ -222,6 +234,17 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.hub_desired = Gauge("hub_desired", HUB_DESIRED_HELP, ["hub", "namespace"], registry=r)
+        form_labels = ["form", "namespace"]  # Lynq's
+        self.rollout_updating = Gauge(
+            "lynqform_rollout_updating_nodes", ROLLOUT_UPDATING_HELP, form_labels, registry=r
+        )
+        self.rollout_phase = Gauge(
+            "lynqform_rollout_phase", ROLLOUT_PHASE_HELP, form_labels, registry=r
+        )
+        self.rollout_progress = Gauge(
+            "lynqform_rollout_progress", ROLLOUT_PROGRESS_HELP, form_labels, registry=r
+        )
+        self._rolling: dict[str, set[tuple[str, str]]] = {}  # hub -> (form, namespace) shown
         self.readiness = Readiness()  # not in the registry: rendered by ``exposition``
         self.rows_read = Gauge(
             "lynq_bridge_rows_read", "Rows read by the last sync.", ["hub"], registry=r
@@ -323,6 +346,14 @@ class Metrics:
             self.commits.labels(hub).inc()
         if result.held:
             self.guard_trips.labels(hub).inc()
+        if result.rollout is not None:
+            _, namespace = split_hub(hub)
+            for decision in result.rollout.decisions:
+                labels = (decision.form, namespace)
+                self._rolling.setdefault(hub, set()).add(labels)
+                self.rollout_updating.labels(*labels).set(decision.status["updatingNodes"])
+                self.rollout_phase.labels(*labels).set(rollout.PHASE_VALUES[decision.phase])
+                self.rollout_progress.labels(*labels).set(rollout.progress_percent(decision.status))
         for notification in result.notifications:
             self.notifications.labels(
                 hub, notification.recipient.engine, notification.outcome
@@ -332,6 +363,9 @@ class Metrics:
         """This replica does not sync ``hub`` (another holds its Lease): drop its gauges, which
         would otherwise stay at this replica's last values beside the holder's."""
         self.hub_desired.remove(*split_hub(hub))
+        for labels in self._rolling.pop(hub, set()):
+            for rollout_gauge in (self.rollout_updating, self.rollout_phase, self.rollout_progress):
+                rollout_gauge.remove(*labels)
         for gauge in (self.rows_read, self.render_errors, self.last_sync):
             gauge.remove(hub)
 

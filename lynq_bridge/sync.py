@@ -4,7 +4,9 @@ Straight-line on purpose; the decisions live in ``core`` and the I/O in ``adapte
 whose source cannot be read changes nothing in Git; a render error in one resource is reported
 and everything else is committed; a rejected push is retried on top of the new remote head with
 the same rendered tree, never forced. With cluster access, a new ``conflictPolicy: Stuck``
-object that belongs to someone else is withheld from the commit (see ``claims``).
+object that belongs to someone else is withheld from the commit (see ``claims``). A form with
+``rollout.maxSkew`` holds back the nodes whose only change is the form until the updated ones
+are Ready (see ``rollouts`` and ``core.rollout``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,7 @@ from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub
 from lynq_bridge.core.rows import Row, rows_from_records, snapshot_of
 from lynq_bridge.errors import ConfigError, GitConflict, LeaseLost, TemporaryError, UnsafeCommit
 from lynq_bridge.notify import Notification, Notifier, changed_nodes
+from lynq_bridge.rollouts import HubRollout, Rollouts
 from renderers import target_for
 
 log = logging.getLogger("lynq_bridge.sync")
@@ -80,6 +83,7 @@ class HubResult:
     seconds: float = 0.0
     changed_nodes: list[str] = field(default_factory=list)  # kept nodes whose files changed
     notifications: list[Notification] = field(default_factory=list)  # after a push
+    rollout: HubRollout | None = None  # forms with maxSkew > 0 that rolled or wait
 
 
 @dataclass
@@ -116,7 +120,7 @@ class Compiled:
         if problems:
             raise ConfigError("\n".join(problems))
         self.target: Target = target_for(config.bridge.spec)
-        self.warnings[:0] = config.warnings  # the loader's (skipped documents, rollout) first
+        self.warnings[:0] = config.warnings  # the loader's (skipped documents) first
         self.warnings += self.target.warnings(list(forms.values()))
         self.warnings += credential_warnings(config.bridge.spec.git.url)
         self._forms = forms
@@ -186,6 +190,7 @@ class Syncer:
         self.git.open()
         self.notifier = Notifier(spec)
         self.claims = ClaimCheck(spec)  # conflictPolicy Stuck: looks before committing
+        self.rollouts = Rollouts(spec, self.git)  # maxSkew: holds nodes back (core.rollout)
         # Per hub: (form revision, render cache) so the daemon re-renders only changed rows.
         self._caches: dict[str, HubMemo] = {}
         # Per hub: (commit, its listing, its trusted index) as this syncer left the branch.
@@ -225,7 +230,8 @@ class Syncer:
         untrusted = [n for n in listing.nodes if n not in trusted]
         existing.update(self.git.list_nodes(commit, hub_dir, untrusted))
         objects = {**object_files(node_blobs(existing)), **trusted.objects}
-        return listing, CommittedInputs(trusted, objects, trusted.digests), existing
+        committed = CommittedInputs(trusted, objects, trusted.digests, trusted.records)
+        return listing, committed, existing
 
     def _remember(
         self, hub: LynqHub, commit: str, listing: HubListing, inputs: CommittedInputs
@@ -233,7 +239,10 @@ class Syncer:
         """What the branch holds at ``commit`` for the next sync of ``hub`` (see
         ``_committed``); only the trusted nodes' keys, digests and object files are kept."""
         trusted = CommittedInputs(
-            inputs, {n: inputs.objects[n] for n in inputs if n in inputs.objects}, inputs.digests
+            inputs,
+            {n: inputs.objects[n] for n in inputs if n in inputs.objects},
+            inputs.digests,
+            inputs.records,
         )
         self._known[hub_key(hub)] = (commit, listing, trusted)
 
@@ -248,13 +257,14 @@ class Syncer:
         keys = {n: key for n, (key, _digest, _objects) in plan.index.items()}
         digests = {n: digest for n, (_key, digest, _objects) in plan.index.items()}
         objects = {n: files for n, (_key, _digest, files) in plan.index.items()}
-        self._remember(hub, commit, after, CommittedInputs(keys, objects, digests))
+        self._remember(hub, commit, after, CommittedInputs(keys, objects, digests, plan.records))
 
     def close(self) -> None:
         self.git.close()
         self.datasources.dispose()
         self.notifier.close()
         self.claims.close()
+        self.rollouts.close()
 
     def sync_all(self) -> list[HubResult]:
         return [self.sync_hub(hub) for hub in self.compiled.config.hubs]
@@ -269,6 +279,8 @@ class Syncer:
             result.failure = str(exc)
         result.seconds = time.monotonic() - started
         _log_result(result)
+        if result.rollout is not None and result.failure is None:
+            self.rollouts.write_status(hub, result.rollout)
         if result.commit:
             result.notifications = self.notifier.notify(
                 hub, result.changed_nodes, commit=result.commit
@@ -318,6 +330,19 @@ class Syncer:
             # Gone nodes and unchanged ones rendered after all (a possible conflict): their files.
             again = [n for n in listing.nodes if n in committed and n not in render.unchanged]
             existing.update(self.git.list_nodes(head.commit, hub_dir, again))
+            # maxSkew: nodes whose only change is the form wait for the updated ones to be Ready.
+            rollout = self.rollouts.step(
+                hub,
+                compiled.forms_of(hub),
+                render,
+                revision=stamp.form_revision,
+                committed=committed,
+                existing=existing,
+                commit=head.commit,
+                hub_dir=hub_dir,
+                target=compiled.target,
+            )
+            result.rollout = rollout if rollout.decisions else None
             # Every attempt: a rejected push's new head may have committed some of the objects.
             self.claims.withhold(hub, render, existing)
             plan = plan_with_history(
@@ -330,6 +355,7 @@ class Syncer:
                 target=compiled.target,
                 listing=listing,
                 inputs=committed,
+                records=rollout.records,
             )
             result.errors = render_errors(render)  # after planning: it may add conflicts
             _count(result, plan)
@@ -337,7 +363,10 @@ class Syncer:
             # An index-only change is committed once after the forms or the bridge's version
             # changed: its every key is stale then, and until a commit refreshes it each sync
             # would render the whole hub again (a row change that alters no file is not).
-            refresh = INPUTS_FILE in plan.writes and revision_changed(last, stamp)
+            # A rollout's record (started, halted, complete) is committed on its own as well.
+            refresh = INPUTS_FILE in plan.writes and (
+                revision_changed(last, stamp) or rollout.changed
+            )
             if not plan.changed and not refresh:
                 result.unchanged = True
                 if head.commit is not None:
@@ -347,7 +376,9 @@ class Syncer:
                 head.commit,
                 writes={f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
                 deletes=[f"{hub_dir}/{p}" for p in plan.deletes],
-                message=commit_message(plan, stamp, result.errors, node_count=result.nodes),
+                message=commit_message(
+                    plan, stamp, result.errors, node_count=result.nodes, rollout=rollout.message()
+                ),
             )
             if self.may_push is not None and not self.may_push(hub):
                 raise LeaseLost(
@@ -376,8 +407,10 @@ def plan_with_history(
     target: Target,
     listing: HubListing | None = None,
     inputs: CommittedInputs | None = None,
+    records: Sequence[str] = (),
 ) -> HubPlan:
-    """Plan a hub, reading the committed lynqnode.yaml of nodes with render errors."""
+    """Plan a hub, reading the committed lynqnode.yaml of nodes with render errors
+    (``records``: the open rollouts' index lines)."""
     history = history_paths(render, existing)
     previous = read([f"{hub_dir}/{path}" for path in history.values()])
     return plan_hub(
@@ -393,6 +426,7 @@ def plan_with_history(
         target=target,
         listing=listing,
         inputs=inputs,
+        records=records,
     )
 
 

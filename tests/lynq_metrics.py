@@ -51,15 +51,18 @@ LYNQ_HELP = {
     "LynqNode",
     "lynqnode_degraded_status": "Indicates if a LynqNode is in degraded state (1=degraded, "
     "0=not degraded)",
+    "lynqform_rollout_updating_nodes": "Number of nodes currently being updated for a LynqForm "
+    "(updated but not Ready yet)",
+    "lynqform_rollout_phase": "Current rollout phase for a LynqForm (0=Idle, 1=InProgress, "
+    "2=Failed, 3=Complete)",
+    "lynqform_rollout_progress": "Rollout progress percentage for a LynqForm "
+    "(readyUpdatedNodes/totalNodes * 100)",
 }
 OMITTED = frozenset(
     {
         "lynqnode_reconcile_duration_seconds",
         "apply_attempts_total",
         "lynqnode_conflicts_total",
-        "lynqform_rollout_updating_nodes",
-        "lynqform_rollout_phase",
-        "lynqform_rollout_progress",
     }
 )
 EXPORTED = frozenset(LYNQ_METRICS) - OMITTED

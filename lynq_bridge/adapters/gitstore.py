@@ -455,6 +455,28 @@ class GitStore:
         out = self._git("log", "-1", "--format=%B", commit, "--", prefix + "/").stdout
         return out.decode() or None
 
+    def change_times(
+        self, commit: str | None, prefix: str, nodes: Iterable[str], *, since: int
+    ) -> dict[str, int]:
+        """node -> commit time (Unix seconds) of the last commit at or before ``commit`` and
+        after ``since`` that changed the node's directory; one history walk per 200 nodes."""
+        wanted = sorted(set(nodes))
+        times: dict[str, int] = {}
+        if commit is None:
+            return times
+        for start in range(0, len(wanted), 200):
+            paths = [f"{prefix}/{n}/" for n in wanted[start : start + 200]]
+            out = self._git(
+                "log", "--format=%x00%ct", "--name-only", f"--max-age={since}", commit, "--", *paths
+            ).stdout.decode(errors="surrogateescape")
+            for record in out.split("\0")[1:]:
+                stamp, _, names = record.partition("\n")
+                for path in names.splitlines():
+                    node = path[len(prefix) + 1 :].split("/", 1)[0]
+                    if path.startswith(f"{prefix}/") and stamp.strip().isdigit():
+                        times.setdefault(node, int(stamp.strip()))  # newest first
+        return times
+
     # ------------------------------------------------------------------ writing
 
     def commit(

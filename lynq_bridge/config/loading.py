@@ -253,22 +253,18 @@ def skip_warning(where: str, document: dict[str, Any]) -> str | None:
     )
 
 
-def rollout_warnings(where: str, form: LynqForm) -> list[str]:
-    """Warnings for the Lynq rollout settings a form sets that the bridge does not implement."""
-    rollout = form.spec.rollout
-    name = f"{where} (LynqForm {form.metadata.name})"
-    warnings = []
-    if rollout.maxSkew:
-        warnings.append(
-            f"{name}: spec.rollout.maxSkew is {rollout.maxSkew} but is not implemented yet: "
-            "every node of the form updates in the same sync."
-        )
-    if "progressDeadlineSeconds" in rollout.model_fields_set:
-        warnings.append(
-            f"{name}: spec.rollout.progressDeadlineSeconds is set but is not implemented yet: "
-            "no rollout is halted when an updated node is not Ready in time."
-        )
-    return warnings
+def rollout_problems(where: str, form: LynqForm, bridge: BridgeConfig | None) -> list[str]:
+    """A progressive rollout (``maxSkew > 0``) waits for LynqNodes to be Ready, which only the
+    cluster can say: without cluster access (``spec.report.enabled``) it is an error."""
+    skew = form.spec.rollout.maxSkew
+    if not skew or bridge is None or bridge.spec.report.enabled:
+        return []
+    return [
+        f"{where} (LynqForm {form.metadata.name}): spec.rollout.maxSkew is {skew}, but a "
+        "progressive rollout needs cluster access to see which nodes are Ready: set "
+        "spec.report.enabled (and spec.report.kubeconfig outside the cluster) in the "
+        "BridgeConfig, or set maxSkew to 0"
+    ]
 
 
 def config_files(directory: Path) -> list[Path]:
@@ -358,7 +354,13 @@ def load_config(directory: Path | str, *, paths_relative_to: Path | None = None)
     if len(bridges) != 1:
         problems.append(f"{root}: expected exactly one BridgeConfig document, found {len(bridges)}")
     for (namespace, name), form in sorted(forms.items()):
-        warnings.extend(rollout_warnings(sources[("LynqForm", namespace, name)], form))
+        problems.extend(
+            rollout_problems(
+                sources[("LynqForm", namespace, name)],
+                form,
+                bridges[0] if len(bridges) == 1 else None,
+            )
+        )
         if (namespace, form.spec.hubId) not in hubs:
             problems.append(
                 f"{sources[('LynqForm', namespace, name)]} (LynqForm {name}): spec.hubId: "

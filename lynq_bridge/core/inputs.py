@@ -20,7 +20,7 @@ conflict exactly as it would without the index.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lynq_bridge.core.gittree import directory_id, object_id
@@ -65,13 +65,16 @@ def digest_of_files(node: str, pairs: Iterable[tuple[str, str]]) -> str:
     return node_digest(node, directory_id(inside) if inside else None, engine)
 
 
-def format_inputs(entries: Mapping[str, tuple[str, str, Iterable[str]]]) -> bytes:
-    """The index file: one sorted line per node (key, digest, its object files or "-")."""
+def format_inputs(
+    entries: Mapping[str, tuple[str, str, Iterable[str]]], records: Iterable[str] = ()
+) -> bytes:
+    """The index file: the open rollouts' ``records`` (lines, see ``core.rollout``), then one
+    sorted line per node (key, digest, its object files or "-")."""
     lines = [
         f"{node} {key} {digest} {','.join(sorted(objects)) or '-'}\n"
         for node, (key, digest, objects) in sorted(entries.items())
     ]
-    return HEADER + "".join(lines).encode()
+    return HEADER + "".join([*records, *lines]).encode()
 
 
 def parse_inputs(content: bytes | None) -> dict[str, tuple[str, str, str]]:
@@ -140,18 +143,33 @@ class HubListing:
 
 class CommittedInputs(dict[str, str]):
     """node -> input key of the trusted nodes, plus ``objects``: node -> the object file names
-    of every committed node known (trusted or not), and ``digests``: node -> the digest of each
-    trusted node, for the next index."""
+    of every committed node known (trusted or not), ``digests``: node -> the digest of each
+    trusted node, for the next index, and ``records``: the index's record lines (open
+    rollouts, see ``core.rollout``), which the next index must carry on."""
 
     def __init__(
         self,
         keys: Mapping[str, str],
         objects: Mapping[str, frozenset[str]],
         digests: Mapping[str, str] | None = None,
+        records: Sequence[str] = (),
     ) -> None:
         super().__init__(keys)
         self.objects: Mapping[str, frozenset[str]] = objects
         self.digests: Mapping[str, str] = digests or {}
+        self.records: tuple[str, ...] = tuple(records)
+
+
+def record_lines_of(index: bytes | None) -> list[str]:
+    """The record lines (starting with "@") at the head of an index file, before its nodes."""
+    lines = []
+    for line in (index or b"").split(b"\n"):
+        if line.startswith(b"#") or not line:
+            continue
+        if not line.startswith(b"@"):
+            break
+        lines.append(line.decode(errors="replace") + "\n")
+    return lines
 
 
 def object_files(by_node: Mapping[str, Iterable[tuple[str, str]]]) -> dict[str, frozenset[str]]:
@@ -182,11 +200,11 @@ def trusted_listing(listing: HubListing, index: bytes | None) -> CommittedInputs
             continue
         keys[node], digests[node] = key, digest
         objects[node] = frozenset(files.split(",")) - {"-"}
-    return CommittedInputs(keys, objects, digests)
+    return CommittedInputs(keys, objects, digests, record_lines_of(index))
 
 
 def trusted_inputs(existing: Mapping[str, str], index: bytes | None) -> CommittedInputs:
     """``trusted_listing`` given all of a hub's files, with the object files of every
     committed node (``render --out``, which plans against all the files it finds)."""
     trusted = trusted_listing(HubListing.of(existing), index)
-    return CommittedInputs(trusted, object_files(node_blobs(existing)))
+    return CommittedInputs(trusted, object_files(node_blobs(existing)), records=trusted.records)

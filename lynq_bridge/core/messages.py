@@ -32,6 +32,13 @@ TRAILER_FORMS = "Lynq-Form-Revision"
 TRAILER_SNAPSHOT = "Lynq-Snapshot"
 TRAILER_ERRORS = "Lynq-Render-Errors"
 TRAILER_NODE_COUNT = "Lynq-Node-Count"  # the hub's nodes after the commit
+# Progressive rollouts (core.rollout): forms whose rollout is still open after the commit, nodes
+# held back at their previous render, forms halted or completed by the commit, a person's resume.
+TRAILER_ROLLOUT_OPEN = "Lynq-Rollout-Open"
+TRAILER_ROLLOUT_HELD = "Lynq-Rollout-Held"
+TRAILER_ROLLOUT_HALTED = "Lynq-Rollout-Halted"
+TRAILER_ROLLOUT_COMPLETE = "Lynq-Rollout-Complete"
+TRAILER_ROLLOUT_RESUMED = "Lynq-Rollout-Resumed"
 
 
 @dataclass(frozen=True)
@@ -53,9 +60,15 @@ def _section(title: str, lines: list[str]) -> list[str]:
 
 
 def commit_message(
-    plan: HubPlan, stamp: Stamp, errors: list[str], *, node_count: int | None = None
+    plan: HubPlan,
+    stamp: Stamp,
+    errors: list[str],
+    *,
+    node_count: int | None = None,
+    rollout: tuple[list[str], Mapping[str, str]] = ([], {}),
 ) -> str:
-    """The full commit message of one hub sync; ``node_count`` is the hub's nodes after it."""
+    """The full commit message of one hub sync; ``node_count`` is the hub's nodes after it;
+    ``rollout``: body lines and trailers of the hub's progressive rollouts (none: no trailer)."""
     counts = [
         f"{label} {n}"
         for label, n in (
@@ -67,6 +80,8 @@ def commit_message(
     ]
     if counts:
         subject = f"lynq: {stamp.hub}: {', '.join(counts)} node(s)"
+    elif rollout[1]:  # a rollout's state alone changed (halted, complete)
+        subject = f"lynq: {stamp.hub}: rollout state, no node changed"
     else:  # only hub files changed (e.g. the render-input index after an upgrade)
         subject = f"lynq: {stamp.hub}: refresh hub files, no node changed"
     nodes = plan.nodes
@@ -88,6 +103,7 @@ def commit_message(
         [f"  - {name}" for name in plan.held],
     )
     body += _section("Render errors (previous files kept)", [f"  - {e}" for e in errors])
+    body += _section("Rollout", rollout[0])
     trailers = {
         TRAILER_HUB: stamp.hub,
         TRAILER_ADDED: ", ".join(n.name for n in plan.added),
@@ -100,6 +116,7 @@ def commit_message(
     }
     if node_count is not None:
         trailers[TRAILER_NODE_COUNT] = str(node_count)
+    trailers.update(rollout[1])
     # Trailers hold validated names, hashes and counts: escaped, never cut, so that they list
     # every node however many a commit touches (``lynq-bridge history`` reads them).
     texts = [f"{k}: {v}" if v else f"{k}:" for k, v in trailers.items()]
@@ -140,4 +157,5 @@ def is_settled(message: str, stamp: Stamp) -> bool:
         and trailers.get(TRAILER_SNAPSHOT) == stamp.snapshot
         and trailers.get(TRAILER_ERRORS) == "0"
         and not trailers.get(TRAILER_HELD)
+        and not trailers.get(TRAILER_ROLLOUT_OPEN)  # readiness decides the next step
     )

@@ -16,7 +16,7 @@ A node's files include the engine files its target writes beside the node direct
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,7 @@ __all__ = [
     "history_paths",
     "kustomization",
     "lynqnode_manifest",
+    "nodes_changing",
     "plan_hub",
     "previous_inventory",
 ]
@@ -90,6 +91,7 @@ class HubPlan:
     # node -> (input key, digest, object files) as the index now lists them; None when the
     # committed index is kept as it is
     index: dict[str, tuple[str, str, frozenset[str]]] | None = None
+    records: list[str] = field(default_factory=list)  # the index's rollout records (``index``)
     nodes: dict[str, NodeRender] = field(default_factory=dict)
 
     @property
@@ -240,6 +242,7 @@ def plan_hub(
     target: Target | None = None,
     listing: HubListing | None = None,
     inputs: CommittedInputs | None = None,
+    records: Sequence[str] = (),
 ) -> HubPlan:
     """Plan the hub directory.
 
@@ -250,6 +253,7 @@ def plan_hub(
     With a ``listing`` (one level of the hub, see ``inputs``), ``existing`` needs the files of
     every node except the unchanged ones (``render.unchanged``), which are kept whole by their
     directory; ``inputs`` then gives their digests and object files for the index.
+    ``records`` are the open rollouts' index lines (see ``core.rollout``).
     """
     target = target or FlatTarget()
     plan = HubPlan(nodes=render.nodes)
@@ -298,7 +302,7 @@ def plan_hub(
             )
     kept_dirs = {n for n in keep_whole if listing is not None and n in listing.nodes}
     _plan_hub_files(plan, existing, desired, keep, target, kept_dirs)
-    _plan_inputs(plan, render, existing, desired, keep, inputs)
+    _plan_inputs(plan, render, existing, desired, keep, inputs, records)
     plan.deletes = sorted(p for p in existing if p not in desired and p not in keep)
     return plan
 
@@ -339,6 +343,7 @@ def _plan_inputs(
     desired: dict[str, bytes],
     keep: set[str],
     inputs: CommittedInputs | None,
+    records: Sequence[str] = (),
 ) -> None:
     """The render-input index (see ``inputs``): rendered clean nodes with the digest of their
     new files, unrendered ones with the digest of their committed entries."""
@@ -356,14 +361,45 @@ def _plan_inputs(
             pairs = committed[name]
             objects = object_files({name: pairs})[name]
             entries[name] = (key, digest_of_files(name, pairs), objects)
-    if not entries:  # e.g. every node held by the guard: leave the index as it is
+    if not entries and not records:  # e.g. every node held by the guard: leave it as it is
         keep.add(INPUTS_FILE)
         return
-    plan.index = entries
-    content = format_inputs(entries)
+    plan.index, plan.records = entries, list(records)
+    content = format_inputs(entries, records)
     desired[INPUTS_FILE] = content
     if existing.get(INPUTS_FILE) != blob_id(content):
         plan.writes[INPUTS_FILE] = content
+
+
+def nodes_changing(
+    hub: LynqHub,
+    render: HubRender,
+    existing: Mapping[str, str],
+    names: Iterable[str],
+    *,
+    target: Target | None = None,
+) -> set[str]:
+    """Those of the rendered nodes ``names`` whose committed files (``existing``, which must
+    hold every file of these nodes) differ from their render: a node with render errors counts
+    as changing. The files are assembled once (memoised on the node, as ``plan_hub`` does)."""
+    target = target or FlatTarget()
+    by_node: dict[str, list[str]] = {}
+    for path in existing:
+        owner = path_owner(path)
+        if owner is not None:
+            by_node.setdefault(owner, []).append(path)
+    changing = set()
+    for name in names:
+        node = render.nodes[name]
+        if node.failed or node.skipped or name not in by_node:
+            changing.add(name)
+            continue
+        files, _kept = _node_files(hub, node, by_node[name], None, target, {})
+        if set(files) != set(by_node[name]) or any(
+            existing.get(p) != blob for p, (_, blob) in files.items()
+        ):
+            changing.add(name)
+    return changing
 
 
 def history_paths(render: HubRender, existing: Mapping[str, str]) -> dict[str, str]:

@@ -325,9 +325,17 @@ def _render_node(
 
 
 def input_key_of(revision: str, form: CompiledForm, row: Row) -> str:
-    """A short hash of everything one node is rendered from."""
-    text = "\0".join((revision, form.name, form.fingerprint, *row.values))
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    """A short hash of everything one node is rendered from: 16 hex characters over the row,
+    then 16 over the form revision (``form_key_of``), so a rollout can tell a node whose only
+    change is the form (see ``core.rollout``)."""
+    text = "\0".join((form.name, *row.values))
+    return hashlib.sha256(text.encode()).hexdigest()[:16] + form_key_of(revision, form)
+
+
+def form_key_of(revision: str, form: CompiledForm) -> str:
+    """The form half of the input keys of ``form``'s nodes under ``revision``."""
+    text = "\0".join((revision, form.name, form.fingerprint))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def render_hub(

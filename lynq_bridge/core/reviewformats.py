@@ -17,7 +17,7 @@ JSON schema (keys always present, lists sorted)::
                "objects": [{"kind": str, "change": "added|changed|removed", "count": int}],
                "guard": {"verdict": "pass|hold", "removing": int, "existing": int,
                          "maxDeletePercent": int, "allowMassDelete": bool},
-               "rollout": [{"form": str, "maxSkew": int, "nodes": int, "implemented": false}],
+               "rollout": [{"form": str, "maxSkew": int, "nodes": int, "implemented": true}],
                "files": [{"path": str, "change": "added|changed|removed", "diff": str}]}],
      "warnings": [{"message": str, "new": bool}],
      "errors": [str]}
@@ -152,8 +152,12 @@ def review_trees(
 
 
 def rollout_sentence(skew: int, nodes: int) -> str:
-    """What a form's ``maxSkew`` does today: nothing (progressive rollout is not implemented)."""
-    return f"maxSkew {skew} set; rollout not implemented: all {nodes} nodes change in one commit"
+    """What a form's ``maxSkew`` does after the merge (see ``core.rollout``)."""
+    return (
+        f"maxSkew {skew}: {nodes} node(s) change, at most {skew} updating at a time; a node "
+        "whose only change is the form waits until the ones before it are Ready (new rows and "
+        "row changes do not)"
+    )
 
 
 def guard_sentence(hub: HubReview) -> str:
@@ -207,7 +211,7 @@ def format_json(review: Review) -> str:
                     "allowMassDelete": hub.guard.allow_mass_delete,
                 },
                 "rollout": [
-                    {"form": form, "maxSkew": skew, "nodes": nodes, "implemented": False}
+                    {"form": form, "maxSkew": skew, "nodes": nodes, "implemented": True}
                     for form, skew, nodes in hub.rollout
                 ],
                 "files": [

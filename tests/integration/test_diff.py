@@ -84,6 +84,11 @@ def change_default_plan_with_max_skew(bridge: Bridge) -> None:
     form.write_text(
         text.replace("  hubId: tenants\n", "  hubId: tenants\n  rollout: {maxSkew: 2}\n")
     )
+    settings = bridge.load_config_document("lynq-bridge.yaml")
+    settings["spec"]["report"] = {"enabled": True}  # maxSkew needs cluster access
+    bridge.write("lynq-bridge.yaml", settings)
+    # A document the bridge does not read: a policy gap the change introduces.
+    bridge.write("extra.yaml", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})
     commit_by_hand(bridge.config, "forms v2", push=False)
 
 
@@ -102,10 +107,11 @@ def test_markdown_diff_summarises_nodes_kinds_guard_rollout_and_policy_gaps(
     assert "| default/tenants | LynqNode | 0 | 2 | 0 |" in lines
     assert "- default/tenants: passes: no node removed" in lines
     assert (
-        "- default/tenants, form web: maxSkew 2 set; rollout not implemented: "
-        "all 2 nodes change in one commit"
+        "- default/tenants, form web: maxSkew 2: 2 node(s) change, at most 2 updating at a time; "
+        "a node whose only change is the form waits until the ones before it are Ready (new rows "
+        "and row changes do not)"
     ) in lines
-    assert any(line.startswith("- **new** form.yaml") and "maxSkew" in line for line in lines)
+    assert any(line.startswith("- **new** extra.yaml") and "ConfigMap" in line for line in lines)
     summary = "<details><summary>default/tenants/b-web/deployment&#95;default&#95;b-app.yaml"
     assert f"{summary} (changed)</summary>" in lines
     assert "+          value: starter" in lines
@@ -132,11 +138,11 @@ def test_json_diff_follows_the_documented_schema(
         "maxDeletePercent": 25,
         "allowMassDelete": False,
     }
-    assert hub["rollout"] == [{"form": "web", "maxSkew": 2, "nodes": 2, "implemented": False}]
+    assert hub["rollout"] == [{"form": "web", "maxSkew": 2, "nodes": 2, "implemented": True}]
     paths = [f["path"] for f in hub["files"]]
     assert paths == sorted(paths) and all(f["change"] == "changed" for f in hub["files"])
     assert "+          value: starter" in hub["files"][0]["diff"]
-    assert [w["new"] for w in document["warnings"] if "maxSkew" in w["message"]] == [True]
+    assert [w["new"] for w in document["warnings"] if "extra.yaml" in w["message"]] == [True]
 
 
 def test_diff_exits_3_when_the_guard_would_hold_the_removals_of_a_renamed_form(

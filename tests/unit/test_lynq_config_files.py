@@ -356,23 +356,16 @@ def test_a_malformed_list_is_an_error(tmp_path: Path, items: Any, expected: str)
 
 
 @pytest.mark.parametrize(
-    ("rollout", "expected"),
+    "rollout",
     [
-        ({}, []),
-        ({"maxSkew": 0}, []),
-        ({"maxSkew": 2}, ["spec.rollout.maxSkew is 2 but is not implemented yet"]),
-        (
-            {"progressDeadlineSeconds": 600},
-            ["spec.rollout.progressDeadlineSeconds is set but is not implemented yet"],
-        ),
-        (
-            {"maxSkew": 1, "progressDeadlineSeconds": 120},
-            ["spec.rollout.maxSkew is 1", "spec.rollout.progressDeadlineSeconds is set"],
-        ),
+        {},
+        {"maxSkew": 0},
+        {"progressDeadlineSeconds": 600},
+        {"maxSkew": 0, "progressDeadlineSeconds": 120},
     ],
 )
-def test_lynq_rollout_settings_that_are_not_implemented_warn(
-    tmp_path: Path, rollout: dict[str, int], expected: list[str]
+def test_rollout_settings_without_max_skew_load_without_warnings(
+    tmp_path: Path, rollout: dict[str, int]
 ) -> None:
     form = {
         "apiVersion": "operator.lynq.sh/v1",
@@ -383,11 +376,42 @@ def test_lynq_rollout_settings_that_are_not_implemented_warn(
 
     config = load_config(config_dir(tmp_path, HUB_FILE, extra={"form.yaml": [form]}))
 
-    warnings = [w for w in config.warnings if w.startswith("form.yaml")]
-    assert len(warnings) == len(expected)
-    for warning, part in zip(warnings, expected, strict=True):
-        assert warning.startswith("form.yaml, document 1 (LynqForm web): ")
-        assert part in warning
+    assert [w for w in config.warnings if w.startswith("form.yaml")] == []
+
+
+def test_max_skew_without_cluster_access_is_a_config_error(tmp_path: Path) -> None:
+    form = {
+        "apiVersion": "operator.lynq.sh/v1",
+        "kind": "LynqForm",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"hubId": "sample-hub", "rollout": {"maxSkew": 2}},
+    }
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir(tmp_path, HUB_FILE, extra={"form.yaml": [form]}))
+
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith("form.yaml, document 1 (LynqForm web): spec.rollout.maxSkew is 2")
+    assert "needs cluster access" in line and "spec.report.enabled" in line
+
+
+def test_max_skew_with_cluster_access_loads(tmp_path: Path) -> None:
+    form = {
+        "apiVersion": "operator.lynq.sh/v1",
+        "kind": "LynqForm",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"hubId": "sample-hub", "rollout": {"maxSkew": 2, "progressDeadlineSeconds": 60}},
+    }
+    directory = config_dir(tmp_path, HUB_FILE, extra={"form.yaml": [form]})
+    bridge = {**BRIDGE, "spec": {**BRIDGE["spec"], "report": {"enabled": True}}}  # type: ignore[dict-item]
+    (directory / "lynq-bridge.yaml").write_text(yaml.safe_dump(bridge))
+
+    config = load_config(directory)
+
+    (loaded,) = config.forms
+    assert loaded.spec.rollout.maxSkew == 2
+    assert loaded.spec.rollout.progressDeadlineSeconds == 60
+    assert [w for w in config.warnings if w.startswith("form.yaml")] == []
 
 
 @pytest.mark.parametrize("deadline", [59, 3601])
@@ -403,7 +427,7 @@ def test_progress_deadline_outside_lynqs_range_is_an_error(tmp_path: Path, deadl
         load_config(config_dir(tmp_path, HUB_FILE, extra={"form.yaml": [form]}))
 
 
-def test_validate_prints_the_rollout_warning(
+def test_validate_reports_max_skew_without_cluster_access(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     form = {
@@ -414,11 +438,10 @@ def test_validate_prints_the_rollout_warning(
     }
     directory = config_dir(tmp_path, HUB_FILE, extra={"form.yaml": [form]})
 
-    code, out, err = validate(directory, capsys)
+    code, _out, err = validate(directory, capsys)
 
-    assert code == 0, err
-    assert "2 warning(s)" in out
-    assert "warning: form.yaml, document 1 (LynqForm web): spec.rollout.maxSkew is 3" in err
+    assert code == 2
+    assert "form.yaml, document 1 (LynqForm web): spec.rollout.maxSkew is 3" in err
 
 
 def test_an_empty_hub_id_is_an_error(tmp_path: Path) -> None:

@@ -31,10 +31,12 @@ from lynq_metrics import (
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from lynq_bridge.core import rollout
 from lynq_bridge.core.leasing import REPORTER
 from lynq_bridge.leases import run_while_held
 from lynq_bridge.metrics import DEGRADED_REASONS, Metrics, forgetting_readiness
 from lynq_bridge.reporting import Census, ReportResult
+from lynq_bridge.rollouts import HubRollout
 from lynq_bridge.sync import HubResult
 
 
@@ -124,8 +126,36 @@ def reported(*nodes: dict[str, Any], hubs: tuple[dict[str, Any], ...] = ()) -> M
     metrics.observe_report(
         ReportResult(nodes=len(nodes), writes=0, requests=0, errors=0, census=census)
     )
-    metrics.observe(HubResult(hub="default/tenants", rows=2, nodes=2, commit="c0ffee"))
+    metrics.observe(
+        HubResult(hub="default/tenants", rows=2, nodes=2, commit="c0ffee", rollout=rolling())
+    )
     return metrics
+
+
+def rolling(ready: int = 0) -> HubRollout:
+    """A sync's rollout step of form web: 4 nodes, 2 updated, ``ready`` of them Ready."""
+    nodes = rollout.FormNodes(
+        settings=rollout.Settings("web", max_skew=2, deadline=600),
+        revision="c" * 16,
+        pending=["c-web", "d-web"],
+        current=["a-web", "b-web"],
+        ready=frozenset(["a-web", "b-web"][:ready]),
+    )
+    record = rollout.Record("web", "c" * 16, started=0)
+    return HubRollout(decisions=[rollout.decide(nodes, record, now=1)])
+
+
+def test_rollout_gauges_are_lynqs_values_of_the_last_rollout_step() -> None:
+    metrics = Metrics()
+    metrics.observe(HubResult(hub="default/tenants", rollout=rolling(ready=1)))
+    labels = {"form": "web", "namespace": "default"}
+
+    # One Ready frees one of two slots: 3 updated, 2 updating, 1 of 4 Ready.
+    assert value(metrics, "lynqform_rollout_updating_nodes", **labels) == 2
+    assert value(metrics, "lynqform_rollout_phase", **labels) == 1  # InProgress
+    assert value(metrics, "lynqform_rollout_progress", **labels) == 25.0
+    metrics.forget_hub("default/tenants")
+    assert value(metrics, "lynqform_rollout_phase", **labels) is None
 
 
 # ----------------------------------------------------------------- names, types, labels, help
