@@ -54,7 +54,7 @@ def create_tenants(
     db.execute(*statements)
 
 
-@pytest.fixture(name="create_tenants")
+@pytest.fixture(name="create_tenants", scope="session")  # a plain function: module fixtures use it
 def create_tenants_fixture() -> Callable[..., None]:
     """``create_tenants(db, rows, *, table="tenants", active_type=None)``, see above."""
     return create_tenants

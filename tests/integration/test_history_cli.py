@@ -14,10 +14,10 @@ HUB_DIR = "lynq/default/tenants"
 
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory: pytest.TempPathFactory) -> tuple[Bridge, list[str]]:
+def story(
+    tmp_path_factory: pytest.TempPathFactory, create_tenants: Any
+) -> tuple[Bridge, list[str]]:
     """Insert, update, deactivate, a guard hold and a row that forms no node; the commits."""
-    from conftest import create_tenants  # tests/integration/conftest.py
-
     root = tmp_path_factory.mktemp("history")
     db = SqliteDatabase(root / "tenants.db")
     create_tenants(
@@ -208,12 +208,10 @@ def test_history_reads_the_remote_not_the_daemons_mirror(
 
 
 def test_show_escapes_a_hand_edits_control_characters(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], create_tenants: Any
 ) -> None:
     # A person commits a terminal escape sequence into a node's file; the bridge's next commit
     # of that node removes it, and its diff shows the removed line: never the raw bytes.
-    from conftest import create_tenants  # tests/integration/conftest.py
-
     db = SqliteDatabase(tmp_path / "tenants.db")
     create_tenants(db, [{"tenant_id": "acme", "active": "1"}])
     bridge = Bridge(tmp_path / "bridge", db)
