@@ -226,3 +226,24 @@ def test_node_count_trailer_is_written_and_read_back() -> None:
     assert "Lynq-Node-Count" not in commit_message(HubPlan(), STAMP, [])
     for text in ("", "-1", "1e3", "١٢", "twelve"):
         assert settled_node_count(f"s\n\nLynq-Node-Count: {text}\n") is None, text
+
+
+def test_rows_are_the_same_text_with_and_without_the_daemons_memo() -> None:
+    # A fresh process converts records inline; the daemon through its memo: same rows.
+    import decimal
+
+    from lynq_bridge.core.rows import rows_from_records
+
+    records = [
+        ("b", 1, True, 3, None, decimal.Decimal("1.50"), b"\xff"),
+        ("a", "yes", False, -7, "x", 2.5, b"ok"),
+        ("c", 0, 1, 1, 1, 1, 1),
+    ]
+    columns = ["flag", "n", "none", "dec", "raw"]
+    fresh = rows_from_records(records, columns=columns)
+    memo: dict[object, object] = {}
+    assert rows_from_records(records, columns=columns, memo=memo) == fresh  # type: ignore[arg-type]
+    assert [r.values for r in fresh] == [
+        ("a", "yes", "false", "-7", "x", "2.5", "ok"),
+        ("b", "1", "true", "3", "", "1.50", "/w=="),
+    ]
