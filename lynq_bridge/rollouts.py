@@ -11,6 +11,12 @@ updating nodes' files were committed. ``maxSkew > 0`` needs cluster access
 Fail closed: when the cluster cannot answer, every pending node is held, nothing is halted and
 the record stays as it is; the next sync asks again.
 
+A form whose ``maxSkew`` is 0 has no rollout: as Lynq does, its LynqForm shows no
+``status.rollout`` (nor the ``Progressing`` condition this sync writes). The first sync that
+renders a form revision with ``maxSkew: 0`` reads its LynqForm once (per process and revision)
+and clears both if an earlier rollout left them; only with cluster access
+(``spec.report.enabled``).
+
 The rollout's clock is ``Rollouts.clock`` (``time.time``): a test replaces it to pass a
 progress deadline without waiting for it (the commit times stay real).
 """
@@ -65,6 +71,9 @@ class Rollouts(LazyConnection):
     def __init__(self, spec: BridgeSpec, git: GitStore) -> None:
         super().__init__(spec.report.kubeconfig, timeout=TIMEOUT)
         self.git = git
+        self.cluster_access = spec.report.enabled
+        # (namespace, form, fingerprint) of maxSkew 0 forms whose LynqForm status was checked
+        self._cleared: set[tuple[str, str, str]] = set()
         # (node, digest of its committed entries) -> its inventory (id -> content hash)
         self._inventories: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -85,6 +94,7 @@ class Rollouts(LazyConnection):
         ``render.unchanged`` with their committed key, so planning keeps them byte for byte)."""
         out = HubRollout()
         rolling = [f for f in forms if f.form.spec.rollout.maxSkew > 0]
+        self._clear_stopped(hub, [f for f in forms if f.form.spec.rollout.maxSkew == 0])
         records = rollout.records_of(committed.records)
         if not rolling:
             out.changed = bool(records)  # maxSkew went back to 0: the records go
@@ -131,6 +141,33 @@ class Rollouts(LazyConnection):
         out.records = rollout.record_lines(r for r in after.values() if r is not None)
         out.changed = out.records != rollout.record_lines(records.values())
         return out
+
+    def _clear_stopped(self, hub: LynqHub, forms: Sequence[CompiledForm]) -> None:
+        """Remove ``status.rollout`` and ``Progressing`` from the LynqForms of ``forms`` (all
+        with ``maxSkew: 0``), each once per process and form revision. An unreachable cluster
+        is logged and asked again by the next sync that renders."""
+        if not self.cluster_access:
+            return
+        namespace = hub.metadata.namespace
+        for form in forms:
+            key = (namespace, form.name, form.fingerprint)
+            if key in self._cleared:
+                continue
+            try:
+                client = self._connect()
+                live = client.get_object(LYNQ_FORM, namespace, form.name)
+                patch = rollout.cleared_status_patch(live) if live is not None else None
+                if patch is not None:
+                    client.patch_status(LYNQ_FORM, namespace, form.name, patch)
+            except ClusterUnavailable as exc:
+                log.warning(
+                    "cannot clear the rollout status of LynqForm %s/%s (maxSkew is 0): %s",
+                    namespace,
+                    form.name,
+                    one_line(str(exc)),
+                )
+                return  # one timeout per sync is enough: the others wait as well
+            self._cleared.add(key)
 
     def _form_nodes(
         self,

@@ -129,7 +129,16 @@ def _deployment(kind: str, obj: Mapping[str, Any]) -> Readiness:
             f"The rollout exceeded its progress deadline: "
             f"{_detail(progressing, 'no message given')}.",
         )
-    return _replicated(kind, obj, ("updatedReplicas", "readyReplicas", "availableReplicas"))
+    found = _replicated(kind, obj, ("updatedReplicas", "readyReplicas", "availableReplicas"))
+    # Mid-rollout, the old pods still count as ready and available (one replica: 1 = 1 = 1
+    # while the new pod is Pending); like `kubectl rollout status` (and Lynq's rollout check),
+    # the rollout is done only when no old replica is left.
+    old = _int(obj, "status", "replicas") - _int(obj, "status", "updatedReplicas")
+    if found.ready and old > 0:
+        return _not_ready(
+            "RolloutInProgress", f"Rollout in progress: {old} old replica(s) still running."
+        )
+    return found
 
 
 def _statefulset(kind: str, obj: Mapping[str, Any]) -> Readiness:

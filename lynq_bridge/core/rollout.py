@@ -330,6 +330,24 @@ def form_status_patch(
     return {"rollout": rollout, "conditions": conditions}
 
 
+def cleared_status_patch(form: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The LynqForm status patch that removes ``status.rollout`` and the ``Progressing``
+    condition of a form whose ``maxSkew`` is 0 (Lynq clears ``status.rollout`` then), or None
+    when the form shows neither. Other writers' conditions stay as they are."""
+    old = form.get("status")
+    if not isinstance(old, Mapping):
+        return None
+    raw = old.get("conditions")
+    listed = [c for c in raw if isinstance(c, Mapping)] if isinstance(raw, list) else []
+    kept = [c for c in listed if c.get("type") != PROGRESSING]
+    if old.get("rollout") is None and len(kept) == len(listed):
+        return None
+    patch: dict[str, Any] = {"rollout": None}  # a merge patch removes the field
+    if len(kept) != len(listed):
+        patch["conditions"] = kept
+    return patch
+
+
 def _same_condition(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return all(old.get(k) == new.get(k) for k in ("status", "reason", "message"))
 

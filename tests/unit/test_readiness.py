@@ -131,6 +131,22 @@ CASES: list[tuple[str, str, dict[str, Any], str, str]] = [
         "RolloutInProgress",
     ),
     (
+        "deployment-old-pod-still-counted-ready-while-the-new-one-is-pending",
+        "Deployment",
+        {
+            **_workload(replicas=1),
+            "status": {
+                "observedGeneration": 1,
+                "replicas": 2,
+                "updatedReplicas": 1,
+                "readyReplicas": 1,
+                "availableReplicas": 1,
+            },
+        },
+        "NotReady",
+        "RolloutInProgress",
+    ),
+    (
         "deployment-scaled-to-zero",
         "Deployment",
         _workload(replicas=0, observedGeneration=1),

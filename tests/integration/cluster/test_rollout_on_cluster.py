@@ -402,3 +402,100 @@ def test_an_unreachable_cluster_holds_every_pending_node_and_commits_nothing(
     assert len(decision.hold) == 4 and not decision.halted
     (warning,) = [r.getMessage() for r in records]
     assert "rollouts of hub tenants wait" in warning
+
+
+def form_status(api: ApiClient, namespace: str) -> dict[str, Any]:
+    status: dict[str, Any] = api.get("operator.lynq.sh/v1", "LynqForm", "web", namespace).get(
+        "status", {}
+    )
+    return status
+
+
+def test_a_form_whose_max_skew_goes_back_to_zero_loses_its_rollout_status(
+    loop: Loop, api: ApiClient, namespace: str
+) -> None:
+    loop.form("v1")
+    loop.sync()
+    loop.form("v2")
+    assert loop.sync().updated == SKEW  # a rollout opened: the sync wrote status.rollout
+    api.patch(
+        "operator.lynq.sh/v1",
+        "LynqForm",
+        "web",
+        namespace,
+        {"status": {"conditions": [
+            *form_status(api, namespace)["conditions"],
+            {"type": "Valid", "status": "True", "reason": "Valid", "message": "ok",
+             "lastTransitionTime": "2025-01-01T00:00:00Z"},
+        ]}},
+        subresource="status",
+    )  # fmt: skip
+    assert form_status(api, namespace)["rollout"]["phase"] == "InProgress"
+
+    # maxSkew back to 0 (Lynq then clears status.rollout): every node goes in one commit.
+    text = FORM.format(namespace=namespace, skew=0, deadline=DEADLINE, version="v3")
+    (loop.bridge.config / "form.yaml").write_text(text)
+    loop.restart()
+    result = loop.sync()
+    assert result.updated == NODES
+    assert set(loop.committed_versions().values()) == {"v3"}
+    assert rollout.parse_records(loop.index()) == {}
+    status = form_status(api, namespace)
+    assert "rollout" not in status
+    assert [c["type"] for c in status["conditions"]] == ["Valid"]  # others' conditions stay
+
+    # Read once per process and form revision: a later sync does not ask again.
+    api.patch(
+        "operator.lynq.sh/v1", "LynqForm", "web", namespace,
+        {"status": {"rollout": {"phase": "Complete"}}}, subresource="status",
+    )  # fmt: skip
+    loop.db.execute("UPDATE tenants SET plan = 'pro' WHERE tenant_id = 't00'")
+    assert loop.sync().updated == 1
+    assert form_status(api, namespace)["rollout"] == {"phase": "Complete"}
+    loop.restart()  # a new process reads it again, when its first sync renders
+    loop.db.execute("UPDATE tenants SET plan = 'gold' WHERE tenant_id = 't00'")
+    assert loop.sync().updated == 1
+    assert "rollout" not in form_status(api, namespace)
+
+
+def test_an_unreachable_cluster_does_not_fail_a_sync_that_would_clear_a_rollout_status(
+    tmp_path: Path, sqlite_database: Path, create_tenants: Any
+) -> None:
+    db = SqliteDatabase(sqlite_database)
+    create_tenants(db, [{"tenant_id": "t1", "active": "1", "plan": "basic"}])
+    force = ("    - id: settings\n", "    - id: settings\n      conflictPolicy: Force\n")
+    form = FORM.format(namespace="default", skew=0, deadline=DEADLINE, version="v1")
+    with closed_port() as port:
+        spec = {"report": {"enabled": True, "kubeconfig": kubeconfig(tmp_path / "kc", port)}}
+        bridge = Bridge(tmp_path, db, bridge_spec=spec)
+        (bridge.config / "form.yaml").write_text(form.replace(*force))
+        syncer = Syncer(load_config(bridge.config))
+        try:
+            with collected("lynq_bridge.rollouts") as records:
+                (result,) = syncer.sync_all()
+        finally:
+            syncer.close()
+    assert result.failure is None and result.added == 1
+    (warning,) = [r.getMessage() for r in records]
+    assert warning.startswith("cannot clear the rollout status of LynqForm default/web")
+
+
+def test_without_cluster_access_a_form_with_max_skew_zero_asks_the_cluster_nothing(
+    tmp_path: Path, sqlite_database: Path, create_tenants: Any
+) -> None:
+    db = SqliteDatabase(sqlite_database)
+    create_tenants(db, [{"tenant_id": "t1", "active": "1", "plan": "basic"}])
+    force = ("    - id: settings\n", "    - id: settings\n      conflictPolicy: Force\n")
+    form = FORM.format(namespace="default", skew=0, deadline=DEADLINE, version="v1")
+    with closed_port() as port:
+        spec = {"report": {"enabled": False, "kubeconfig": kubeconfig(tmp_path / "kc", port)}}
+        bridge = Bridge(tmp_path, db, bridge_spec=spec)
+        (bridge.config / "form.yaml").write_text(form.replace(*force))
+        syncer = Syncer(load_config(bridge.config))
+        try:
+            with collected("lynq_bridge.rollouts") as records:
+                (result,) = syncer.sync_all()
+        finally:
+            syncer.close()
+    assert result.failure is None and result.added == 1
+    assert records == []
