@@ -251,7 +251,8 @@ def _cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     kept = text[:limit].rsplit("\n", 1)[0]
-    more = text.count("\n") - kept.count("\n")
+    # Lines not shown: every line end after the last one shown (``kept`` lacks its own).
+    more = text.count("\n") - kept.count("\n") - text.endswith("\n")
     return f"{kept}\n… {more} more line(s) not shown\n"
 
 

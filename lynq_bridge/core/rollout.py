@@ -219,14 +219,15 @@ def hold_all(nodes: FormNodes, record: Record | None, *, cause: str) -> Decision
     was_open = record is not None
     if record is not None and record.revision != nodes.revision:
         record = None  # a new rollout: started by the next sync that can see the cluster
-    status = _status(nodes, record, release=(), updating=0, halted=False)
+    halted = record is not None and record.halted  # a halt stays a halt (phase Failed)
+    status = _status(nodes, record, release=(), updating=0, halted=halted)
     status["message"] = f"Waiting: the readiness of the nodes cannot be read ({cause})."
     return Decision(
         form=nodes.settings.form,
         release=(),
         hold=pending,
         record=record,
-        halted=record is not None and record.halted,
+        halted=halted,
         newly_halted=False,
         late=(),
         status=status,

@@ -370,3 +370,310 @@ def test_nodes_held_while_the_cluster_is_unreadable_keep_the_rollout_open() -> N
     trailers = rollout.message_parts([step])[1]
     assert trailers["Lynq-Rollout-Open"] == "web"
     assert "Lynq-Rollout-Complete" not in trailers
+
+
+# ------------------------------------------------------- mutation testing (issue 11)
+
+
+def test_a_form_without_pending_nodes_or_record_opens_nothing() -> None:
+    step = decide(nodes(0, 5, ready=5), None, now=NOW)
+
+    assert (step.release, step.hold, step.late, step.record) == ((), (), (), None)
+    assert not step.halted and not step.was_open
+    assert rollout.message_parts([step]) == ([], {})
+
+
+def test_a_form_that_no_node_uses_is_idle() -> None:
+    step = decide(nodes(0), None, now=NOW)
+
+    assert step.status["phase"] == rollout.IDLE
+    assert step.status["message"] == "No nodes use this form."
+    assert step.status["totalNodes"] == 0
+    assert rollout.progress_percent(step.status) == 0.0
+
+
+def test_total_nodes_counts_pending_and_current_nodes() -> None:
+    step = decide(nodes(45, 5, ready=5), Record("web", NEW, started=NOW), now=NOW)
+
+    assert step.status["totalNodes"] == 50 and step.status["readyUpdatedNodes"] == 5
+    assert step.status["message"] == "Updating: 10/50 nodes updated (5 updating, 5 ready)."
+    assert rollout.progress_percent(step.status) == 10.0
+
+
+@pytest.mark.parametrize(("age", "halts"), [(600, False), (601, True)])
+def test_a_node_halts_only_when_updating_longer_than_the_deadline(age: int, halts: bool) -> None:
+    step = decide(
+        nodes(45, 5, ready=4, changed_at={"t04-web": NOW - age}),
+        Record("web", NEW, started=NOW - 7200),
+        now=NOW,
+    )
+
+    assert step.halted is halts
+    assert len(step.release) == (0 if halts else 4)
+
+
+def test_the_halt_message_names_the_deadline_and_the_counts() -> None:
+    step = decide(
+        nodes(45, 5, ready=4, changed_at={"t04-web": NOW - 601}),
+        Record("web", NEW, started=NOW - 700),
+        now=NOW,
+    )
+
+    assert step.status["message"] == (
+        "Halted: a node was not Ready within 600s; 5/50 nodes updated (1 updating, 4 ready)."
+    )
+
+
+def test_an_unreadable_cluster_with_a_new_revision_and_no_record_keeps_it_open() -> None:
+    step = rollout.hold_all(nodes(45), None, cause="refused")
+
+    assert step.record is None and not step.was_open and len(step.hold) == 45
+    assert step.status["phase"] == rollout.IDLE and "startTime" not in step.status
+    trailers = rollout.message_parts([step])[1]
+    assert (trailers["Lynq-Rollout-Open"], trailers["Lynq-Rollout-Held"]) == ("web", "web=45")
+
+
+def test_an_unreadable_cluster_keeps_a_halted_rollout_failed_and_reports_no_new_halt() -> None:
+    record = Record("web", NEW, started=NOW - 7200, halted=True)
+    step = rollout.hold_all(nodes(45, 5), record, cause="refused")
+
+    assert step.halted is True and step.newly_halted is False and step.late == ()
+    assert step.phase == rollout.FAILED and step.status["startTime"] == NOW - 7200
+    assert "Lynq-Rollout-Halted" not in rollout.message_parts([step])[1]
+
+
+def test_an_unreadable_cluster_shows_a_running_rollout_in_progress_with_none_updating() -> None:
+    step = rollout.hold_all(nodes(45, 5), Record("web", NEW, started=NOW - 60), cause="refused")
+
+    assert step.halted is False and step.newly_halted is False
+    assert step.phase == rollout.IN_PROGRESS and step.status["updatingNodes"] == 0
+    assert step.status["startTime"] == NOW - 60
+
+
+def named(form: str, step: Decision) -> Decision:
+    return Decision(**{**step.__dict__, "form": form})
+
+
+def test_message_parts_list_forms_by_name_whatever_the_order_of_the_decisions() -> None:
+    late = {"t04-web": NOW - 601}
+    halted = decide(nodes(45, 5, ready=4, changed_at=late), Record("web", NEW, NOW - 700), now=NOW)
+    held = decide(nodes(50), None, now=NOW)
+    done = decide(nodes(0, 50, ready=50), Record("web", NEW, started=NOW - 60), now=NOW)
+
+    body, trailers = rollout.message_parts(
+        [named("web", halted), named("api", held), named("zz", done), named("db", halted)]
+    )
+
+    assert [line.split(":")[0] for line in body] == [
+        "  - form api",
+        "  - form db",
+        "  - form web",
+        "  - form zz",
+    ]
+    assert body[1].endswith("; not Ready in time: t04-web")
+    assert trailers["Lynq-Rollout-Open"] == "api, db, web"
+    assert trailers["Lynq-Rollout-Held"] == "api=45, db=45, web=45"
+    assert trailers["Lynq-Rollout-Halted"] == "db, web"
+    done2 = rollout.message_parts([named("b", done), named("a", done)])[1]
+    assert done2["Lynq-Rollout-Complete"] == "a, b"
+
+
+@pytest.mark.parametrize(("released", "suffix"), [(20, ")"), (21, " …)")])
+def test_the_body_lists_at_most_20_released_nodes(released: int, suffix: str) -> None:
+    settings = Settings("web", max_skew=released, deadline=600)
+    step = decide(
+        FormNodes(settings, NEW, pending=[f"t{i:02d}-web" for i in range(30)], current=[]),
+        None,
+        now=NOW,
+    )
+    (line,) = rollout.message_parts([step])[0]
+
+    shown = ", ".join(f"t{i:02d}-web" for i in range(20))
+    assert f"released {released} ({shown}{suffix}, held back {30 - released}," in line
+
+
+def test_resume_keeps_the_records_of_the_other_forms() -> None:
+    index = format_inputs(
+        {}, rollout.record_lines([Record("web", NEW, 100, 0, True), Record("api", OLD, 50)])
+    )
+
+    resumed = rollout.resume_index(index, "web", now=500)
+
+    assert resumed is not None
+    assert rollout.parse_records(resumed) == {
+        "api": Record("api", OLD, 50),
+        "web": Record("web", NEW, 100, 500, False),
+    }
+
+
+@pytest.mark.parametrize(
+    ("status", "percent"),
+    [({}, 0.0), ({"totalNodes": 4}, 0.0), ({"totalNodes": 4, "readyUpdatedNodes": 1}, 25.0)],
+)
+def test_progress_percent_of_missing_fields_is_zero(status: dict[str, Any], percent: float) -> None:
+    assert rollout.progress_percent(status) == percent
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        {**live(hashes={"cm": "new"}), "metadata": "t00-web"},
+        {**live(hashes={"cm": "new"}), "spec": ["cm"]},
+        {**live(hashes={"cm": "new"}), "status": "Ready"},
+    ],
+)
+def test_a_node_with_a_malformed_part_is_not_ready(node: dict[str, Any]) -> None:
+    assert rollout.live_ready(node, {"cm": "new"}) is False
+
+
+def test_a_complete_rollout_keeps_its_start_and_sets_its_completion_once() -> None:
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    running = {"phase": "InProgress", "startTime": "2029-12-31T00:00:00Z", "totalNodes": 50}
+    progressing = {"type": "Progressing", "status": "True", "reason": "RolloutInProgress"}
+    valid = {"type": "Valid", "status": "True", "reason": "ValidationPassed", "message": "ok."}
+    done = decide(nodes(0, 50, ready=50), Record("web", NEW, started=NOW - 60), now=NOW)
+
+    patch = rollout.form_status_patch(
+        form_object({"rollout": running, "conditions": [progressing, valid]}), done, 600, now=now
+    )
+
+    assert patch is not None
+    assert patch["rollout"]["startTime"] == "2029-12-31T00:00:00Z"
+    assert patch["rollout"]["completionTime"] == "2030-01-01T00:00:00Z"
+    assert [c["type"] for c in patch["conditions"]] == ["Progressing", "Valid"]
+    condition = patch["conditions"][0]
+    assert (condition["status"], condition["reason"], condition["message"]) == (
+        "True",
+        "RolloutComplete",
+        "All 50 nodes updated and ready.",
+    )
+    assert condition["observedGeneration"] == 3
+    assert condition["lastTransitionTime"] == "2030-01-01T00:00:00Z"
+    later = rollout.form_status_patch(
+        form_object({"rollout": {**patch["rollout"], "message": "x"}, "conditions": [valid]}),
+        done,
+        600,
+        now=now + dt.timedelta(hours=1),
+    )
+    assert later is not None
+    assert later["rollout"]["completionTime"] == "2030-01-01T00:00:00Z"  # not moved
+
+
+def test_a_rollout_in_progress_removes_a_stale_completion_time() -> None:
+    old = {"phase": "Complete", "completionTime": "2029-01-01T00:00:00Z"}
+    patch = rollout.form_status_patch(
+        form_object({"rollout": old}), step_of(nodes(50), None), 600, now=dt.datetime.now(dt.UTC)
+    )
+
+    assert patch is not None
+    assert "completionTime" in patch["rollout"] and patch["rollout"]["completionTime"] is None
+
+
+@pytest.mark.parametrize("key", ["status", "reason", "message"])
+def test_a_progressing_condition_that_differs_in_one_field_is_rewritten(key: str) -> None:
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    step = step_of(nodes(50), None)
+    first = rollout.form_status_patch(form_object(), step, 600, now=now)
+    assert first is not None
+    written = {k: v for k, v in first["rollout"].items() if v is not None}
+    (condition,) = first["conditions"]
+    stale = {**condition, key: "stale"}
+
+    patch = rollout.form_status_patch(
+        form_object({"rollout": written, "conditions": [stale]}), step, 600, now=now
+    )
+
+    assert patch is not None and patch["conditions"][0][key] == condition[key]
+
+
+def test_a_form_with_malformed_metadata_or_status_gets_no_patch() -> None:
+    step = step_of(nodes(50), None)
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+
+    assert rollout.form_status_patch({"metadata": "web"}, step, 600, now=now) is None
+    assert rollout.form_status_patch({"status": ["x"]}, step, 600, now=now) is None
+
+
+VALID = {"type": "Valid", "status": "True", "reason": "ValidationPassed"}
+PROGRESSING = {"type": "Progressing", "status": "True", "reason": "RolloutInProgress"}
+
+
+@pytest.mark.parametrize(
+    ("status", "patch"),
+    [
+        (None, None),
+        ({"conditions": [VALID]}, None),
+        ({"rollout": {"phase": "Failed"}}, {"rollout": None}),
+        (
+            {"rollout": {"phase": "Failed"}, "conditions": [PROGRESSING, VALID]},
+            {"rollout": None, "conditions": [VALID]},
+        ),
+        ({"conditions": [VALID, PROGRESSING, "junk"]}, {"rollout": None, "conditions": [VALID]}),
+    ],
+)
+def test_max_skew_zero_clears_the_rollout_status_and_only_the_progressing_condition(
+    status: dict[str, Any] | None, patch: dict[str, Any] | None
+) -> None:
+    form = {"metadata": {"name": "web"}, **({"status": status} if status is not None else {})}
+
+    assert rollout.cleared_status_patch(form) == patch
+
+
+def test_the_start_time_is_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        patch = rollout.form_status_patch(
+            form_object(), step_of(nodes(50), None), 600, now=dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert patch is not None and patch["rollout"]["startTime"] == "2027-01-15T08:00:00Z"
+
+
+def test_the_halt_condition_names_the_late_nodes_or_says_they_were_updated_before() -> None:
+    late = {"t03-web": NOW - 700, "t04-web": NOW - 601}
+    step = decide(nodes(45, 5, ready=3, changed_at=late), Record("web", NEW, NOW - 800), now=NOW)
+    held = rollout.hold_all(nodes(45, 5), Record("web", NEW, NOW - 800, halted=True), cause="x")
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    messages = [
+        patch["conditions"][0]["message"]
+        for patch in (
+            rollout.form_status_patch(form_object(), d, 600, now=now) for d in (step, held)
+        )
+        if patch is not None
+    ]
+
+    assert messages == [
+        "The rollout is halted: node(s) t03-web, t04-web were not Ready within 600s; run "
+        "lynq-bridge rollout resume or change the form.",
+        "The rollout is halted: node(s) updated before were not Ready within 600s; run "
+        "lynq-bridge rollout resume or change the form.",
+    ]
+    (line,) = rollout.message_parts([step])[0]
+    assert line.endswith("; not Ready in time: t03-web, t04-web")
+
+
+def test_the_progressing_condition_of_a_running_rollout_carries_the_status_message() -> None:
+    step = step_of(nodes(50), None)
+    patch = rollout.form_status_patch(form_object(), step, 600, now=dt.datetime.now(dt.UTC))
+
+    assert patch is not None
+    assert (
+        patch["conditions"][0]["message"] == "Updating: 5/50 nodes updated (5 updating, 0 ready)."
+    )
+
+
+def test_the_late_nodes_are_listed_up_to_20_in_the_body_and_10_in_the_condition() -> None:
+    late = {f"t{i:02d}-web": NOW - 601 for i in range(21)}
+    step = decide(nodes(5, 21, changed_at=late), Record("web", NEW, NOW - 800), now=NOW)
+    patch = rollout.form_status_patch(form_object(), step, 600, now=dt.datetime.now(dt.UTC))
+
+    (line,) = rollout.message_parts([step])[0]
+    assert line.endswith("; not Ready in time: " + ", ".join(f"t{i:02d}-web" for i in range(20)))
+    assert patch is not None
+    ten = ", ".join(f"t{i:02d}-web" for i in range(10))
+    assert f"node(s) {ten} were not Ready" in patch["conditions"][0]["message"]

@@ -140,3 +140,70 @@ def test_unchanged_rows_are_not_upserted_and_gone_uids_are_deleted() -> None:
 def test_nothing_changed_plans_nothing() -> None:
     rows = status_rows([node("acme", "web", ready=True)])
     assert plan(rows, dict(rows)) == statusrows.Plan((), ())
+
+
+# ------------------------------------------------------- mutation testing (issue 11)
+
+
+def test_ranks_run_from_first_rank_at_the_oldest_commit_upwards() -> None:
+    commits = _log(("c1", "acme-web", ""), ("c2", "", "acme-api"), ("c3", "bravo-web", ""))
+    assert statusrows.node_commits(commits, hub="lynq/tenants") == {
+        "acme-web": (0, "c1"),
+        "acme-api": (1, "c2"),
+        "bravo-web": (2, "c3"),
+    }
+    paged = statusrows.node_commits(commits[:1], hub="lynq/tenants", first_rank=10)
+    assert paged == {"bravo-web": (10, "c3")}
+
+
+def test_a_commit_without_an_updated_trailer_names_only_its_added_nodes() -> None:
+    only_added = history.Commit("c1", "", "x\n\nLynq-Hub: lynq/tenants\nLynq-Nodes-Added: a-web\n")
+    assert statusrows.node_commits([only_added], hub="lynq/tenants") == {"a-web": (0, "c1")}
+
+
+def test_a_message_of_exactly_the_limit_is_kept_whole() -> None:
+    text = "y" * statusrows.MAX_MESSAGE
+    row = status_rows([node("acme", "web", ready=False, message=text)])["acme"]
+    assert row.message == text
+
+
+def test_a_node_without_a_ready_message_has_an_empty_message() -> None:
+    raw = node("acme", "web", ready=True)
+    del raw["status"]["conditions"][0]["message"]
+    assert status_rows([raw])["acme"].message == ""
+
+
+def test_only_the_ready_condition_decides_and_junk_conditions_are_skipped() -> None:
+    raw = node("acme", "web", ready=True)
+    raw["status"]["conditions"] += [{"type": "Degraded", "status": "False"}, "junk"]
+    row = status_rows([raw])["acme"]
+    assert (row.ready, row.reason) == (True, "Reconciled")
+
+
+def test_transition_times_with_an_offset_are_stored_as_utc_whatever_the_local_zone(
+    monkeypatch: Any,
+) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        row = status_rows([node("acme", "web", ready=True, at="2025-01-01T09:00:00+09:00")])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert row["acme"].transition_at == dt.datetime(2025, 1, 1, 0, 0, 0)
+
+
+def test_the_uid_and_hub_labels_are_used_when_the_spec_lacks_them() -> None:
+    labelled = node("acme", "web", ready=True)
+    labelled["spec"] = {}
+    labelled["metadata"]["labels"] = {"lynq.sh/uid": "acme", "lynq.sh/hub": "tenants"}
+    assert statusrows.hub_nodes([labelled], namespace="lynq", hub="tenants") == [labelled]
+    assert list(status_rows([labelled])) == ["acme"]
+
+
+def test_a_node_with_an_empty_or_no_uid_forms_no_row() -> None:
+    empty, missing = node("", "web", ready=True), node("x", "web", ready=True)
+    missing["spec"] = {"uid": 7}
+    assert status_rows([empty, missing]) == {}
