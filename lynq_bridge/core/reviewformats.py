@@ -180,7 +180,7 @@ def _node(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def _files(review: Review, diff: TreeDiff) -> list[tuple[str, str]]:
+def _files(diff: TreeDiff) -> list[tuple[str, str]]:
     changes = {p: c for c in CHANGES for p in getattr(diff, c)}
     return sorted(changes.items())
 
@@ -220,7 +220,7 @@ def format_json(review: Review) -> str:
                         "change": change,
                         "diff": unified_diff(path, review.base, review.head),
                     }
-                    for path, change in _files(review, d)
+                    for path, change in _files(d)
                 ],
             }
         )
@@ -340,7 +340,7 @@ def format_markdown(
 ) -> str:
     """The review as a pull-request comment of at most about ``limit`` characters."""
     out = "\n".join(_summary(review, base=base, head=head)) + "\n"
-    files = [(p, c) for h in review.hubs for p, c in _files(review, h.diff)]
+    files = [(p, c) for h in review.hubs for p, c in _files(h.diff)]
     if files:
         out += "\n**Files**\n\n"
     shown = 0
