@@ -1,6 +1,7 @@
 """Benchmark: render and sync at 10,000 rows × 1 form × 5 resources (issues 2 and 9).
 
     .venv/bin/python bench/bench_sync.py [--rows 10000] [--dir DIR] [--no-render-out]
+                                         [--layout sharded|flat]
     .venv/bin/python bench/bench_sync.py --dir DIR --changes-only   # DIR filled by a run before
 
 Prints, on this machine:
@@ -54,15 +55,19 @@ FORM += """
 """
 
 
-def build(directory: Path, rows: int) -> Path:
+def bridge_config(layout: str) -> str:
+    return (
+        "apiVersion: bridge.lynq.sh/v1alpha1\nkind: BridgeConfig\nmetadata: {name: bench}\n"
+        f"spec:\n  git: {{url: ../remote.git, path: lynq, workDir: ../work, layout: {layout}}}\n"
+        "  deletionGuard: {maxDeletePercent: 25}\n"
+    )
+
+
+def build(directory: Path, rows: int, layout: str) -> Path:
     """A config dir, a SQLite DB with ``rows`` tenants and an empty bare remote."""
     config = directory / "config"
     config.mkdir(parents=True)
-    (config / "lynq-bridge.yaml").write_text(
-        "apiVersion: bridge.lynq.sh/v1alpha1\nkind: BridgeConfig\nmetadata: {name: bench}\n"
-        "spec:\n  git: {url: ../remote.git, path: lynq, workDir: ../work}\n"
-        "  deletionGuard: {maxDeletePercent: 25}\n"
-    )
+    (config / "lynq-bridge.yaml").write_text(bridge_config(layout))
     (config / "hub.yaml").write_text(
         "apiVersion: operator.lynq.sh/v1\nkind: LynqHub\n"
         "metadata: {name: tenants, namespace: default}\n"
@@ -201,6 +206,12 @@ def main() -> None:
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--no-render-out", action="store_true", help="skip render --out")
     parser.add_argument(
+        "--layout",
+        choices=["flat", "sharded"],
+        default="sharded",
+        help="git.layout (with --changes-only: switched first when the --dir has the other one)",
+    )
+    parser.add_argument(
         "--changes-only",
         action="store_true",
         help="reuse a --dir this benchmark filled before: only the no-change and one-row figures",
@@ -208,12 +219,21 @@ def main() -> None:
     args = parser.parse_args()
     directory = args.dir or Path(tempfile.mkdtemp(prefix="lynq-bench-"))
     sources = Datasources(SecretsDirectory(None))
+    print(f"git.layout: {args.layout}")
     if args.changes_only:
         config_dir = directory / "config"
+        if load_config(config_dir).bridge.spec.git.layout != args.layout:
+            (config_dir / "lynq-bridge.yaml").write_text(bridge_config(args.layout))
+            switch_s, switch_rss, line = sync_process(config_dir)
+            print(
+                f"layout switch sync --once (process): {switch_s:.3f} s, "
+                f"peak RSS {switch_rss:.0f} MB"
+            )
+            print(f"  {line}")
         config = load_config(config_dir)
         query_s, _ = timed(lambda: sources.fetch_records(config.hubs[0]))
     else:
-        config_dir = build(directory, args.rows)
+        config_dir = build(directory, args.rows, args.layout)
         config = load_config(config_dir)
         query_s, floor_s = in_process_figures(config, sources, directory, args)
         gc.collect()

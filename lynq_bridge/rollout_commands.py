@@ -23,7 +23,7 @@ from lynq_bridge.core import rollout
 from lynq_bridge.core.conditions import format_time
 from lynq_bridge.core.credentials import strip_credentials
 from lynq_bridge.core.forms import CompiledForm
-from lynq_bridge.core.inputs import INPUTS_FILE, parse_inputs
+from lynq_bridge.core.inputs import INPUTS_FILE, index_paths, joined_index, parse_inputs
 from lynq_bridge.core.messages import TRAILER_HUB, TRAILER_ROLLOUT_RESUMED
 from lynq_bridge.core.rendering import form_key_of
 from lynq_bridge.errors import ConfigError, GitConflict
@@ -90,11 +90,17 @@ def _rolling(compiled: Compiled, form: str | None) -> list[tuple[LynqHub, Compil
     return found
 
 
-def _index(git: GitStore, commit: str | None, hub_dir: str) -> bytes | None:
+def _index(
+    git: GitStore, commit: str | None, hub_dir: str, *, sharded: bool, whole: bool = True
+) -> bytes | None:
+    """The hub's render-input index at ``commit``: all of it, or (not ``whole``) only the hub's
+    own ``.lynq-inputs``, the file that holds the rollout records."""
     if commit is None:
         return None
-    blob = git.list_hub(commit, hub_dir).files.get(INPUTS_FILE)
-    return git.read_blobs([blob]).get(blob) if blob else None
+    files = git.list_hub(commit, hub_dir, sharded=sharded).files
+    blobs = [files[p] for p in index_paths(files) if whole or p == INPUTS_FILE]
+    read = git.read_blobs(blobs)
+    return joined_index(read.get(b) for b in blobs)
 
 
 def rollout_status(config: Config, *, form: str | None = None) -> list[FormRollout]:
@@ -105,7 +111,7 @@ def rollout_status(config: Config, *, form: str | None = None) -> list[FormRollo
         head = git.fetch_head()
         out = []
         for hub, compiled_form in _rolling(compiled, form):
-            index = _index(git, head.commit, compiled.hub_dir(hub))
+            index = _index(git, head.commit, compiled.hub_dir(hub), sharded=compiled.target.sharded)
             key = form_key_of(compiled.revision_of(hub), compiled_form)
             mine = [k for k, _, _ in parse_inputs(index).values() if k.endswith(key)]
             of_form = [
@@ -141,7 +147,9 @@ def resume_rollouts(
             name = f"{hub.metadata.namespace}/{compiled_form.name}"
             for _attempt in range(PUSH_ATTEMPTS):
                 head = git.fetch_head()
-                index = _index(git, head.commit, hub_dir)
+                index = _index(
+                    git, head.commit, hub_dir, sharded=compiled.target.sharded, whole=False
+                )
                 moment = int(now if now is not None else time.time())
                 resumed = rollout.resume_index(index or b"", compiled_form.name, now=moment)
                 if resumed is None:

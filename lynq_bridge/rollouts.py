@@ -36,7 +36,7 @@ from lynq_bridge.config.models import BridgeSpec, LynqHub
 from lynq_bridge.core import rollout
 from lynq_bridge.core.forms import CompiledForm
 from lynq_bridge.core.inputs import CommittedInputs
-from lynq_bridge.core.layout import Target
+from lynq_bridge.core.layout import Target, path_owner
 from lynq_bridge.core.naming import NODE_FILE
 from lynq_bridge.core.paths import one_line
 from lynq_bridge.core.planning import nodes_changing, previous_inventory
@@ -70,6 +70,7 @@ class Rollouts(LazyConnection):
 
     def __init__(self, spec: BridgeSpec, git: GitStore) -> None:
         super().__init__(spec.report.kubeconfig, timeout=TIMEOUT)
+        self.sharded = spec.git.layout == "sharded"
         self.git = git
         self.cluster_access = spec.report.enabled
         # (namespace, form, fingerprint) of maxSkew 0 forms whose LynqForm status was checked
@@ -125,7 +126,9 @@ class Rollouts(LazyConnection):
                     # starts now. The others' from their last commit, the start or the resume.
                     waiting = set(found.current) - ready - written
                     times = (
-                        self.git.change_times(commit, hub_dir, waiting, since=start)
+                        self.git.change_times(
+                            commit, hub_dir, waiting, since=start, sharded=self.sharded
+                        )
                         if record is not None and waiting
                         else {}
                     )
@@ -228,8 +231,12 @@ class Rollouts(LazyConnection):
             else:
                 unread.append(name)
         if unread and commit is not None:
-            files = self.git.list_nodes(commit, hub_dir, unread)
-            paths = {p.split("/", 1)[0]: p for p in files if p.endswith(f"/{NODE_FILE}")}
+            files = self.git.list_nodes(commit, hub_dir, unread, sharded=self.sharded)
+            paths = {
+                owner: p
+                for p in files
+                if p.endswith(f"/{NODE_FILE}") and (owner := path_owner(p)) is not None
+            }
             blobs = self.git.read_blobs([files[p] for p in paths.values()])
             for name, path in paths.items():
                 inventory = previous_inventory(blobs.get(files[path]))

@@ -32,9 +32,11 @@ from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.credentials import credential_warnings, strip_credentials
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
 from lynq_bridge.core.inputs import (
-    INPUTS_FILE,
     CommittedInputs,
     HubListing,
+    index_paths,
+    is_index_file,
+    joined_index,
     node_blobs,
     object_files,
     trusted_inputs,
@@ -138,6 +140,7 @@ class Compiled:
             __version__,
             spec.target,
             spec.git.path,
+            spec.git.layout,
             # The engine files name the repository, branch and engine settings.
             [
                 strip_credentials(spec.git.url),
@@ -219,16 +222,17 @@ class Syncer:
         When ``commit`` is the one this syncer made or found unchanged last time, the daemon
         knows the listing and the index already: nothing is read but the untrusted nodes."""
         known = self._known.get(hub_key(hub))
+        sharded = self.compiled.target.sharded
         if commit is not None and known is not None and known[0] == commit:
             listing, trusted = known[1], known[2]
         else:
-            listing = self.git.list_hub(commit, hub_dir)
-            blob = listing.files.get(INPUTS_FILE)
-            index = self.git.read_blobs([blob]).get(blob) if blob else None
-            trusted = trusted_listing(listing, index)
+            listing = self.git.list_hub(commit, hub_dir, sharded=sharded)
+            blobs = [listing.files[p] for p in index_paths(listing.files)]
+            read = self.git.read_blobs(blobs)
+            trusted = trusted_listing(listing, joined_index(read.get(b) for b in blobs))
         existing = dict(listing.files)
         untrusted = [n for n in listing.nodes if n not in trusted]
-        existing.update(self.git.list_nodes(commit, hub_dir, untrusted))
+        existing.update(self.git.list_nodes(commit, hub_dir, untrusted, sharded=sharded))
         objects = {**object_files(node_blobs(existing)), **trusted.objects}
         committed = CommittedInputs(trusted, objects, trusted.digests, trusted.records)
         return listing, committed, existing
@@ -329,7 +333,9 @@ class Syncer:
             result.nodes = render.node_count
             # Gone nodes and unchanged ones rendered after all (a possible conflict): their files.
             again = [n for n in listing.nodes if n in committed and n not in render.unchanged]
-            existing.update(self.git.list_nodes(head.commit, hub_dir, again))
+            existing.update(
+                self.git.list_nodes(head.commit, hub_dir, again, sharded=compiled.target.sharded)
+            )
             # maxSkew: nodes whose only change is the form wait for the updated ones to be Ready.
             rollout = self.rollouts.step(
                 hub,
@@ -364,7 +370,7 @@ class Syncer:
             # changed: its every key is stale then, and until a commit refreshes it each sync
             # would render the whole hub again (a row change that alters no file is not).
             # A rollout's record (started, halted, complete) is committed on its own as well.
-            refresh = INPUTS_FILE in plan.writes and (
+            refresh = any(is_index_file(p) for p in plan.writes) and (
                 revision_changed(last, stamp) or rollout.changed
             )
             if not plan.changed and not refresh:
@@ -457,7 +463,9 @@ def render_directory(
             rows = rows_from_records(records, columns=query.variables)
             hub_dir = f"{hub.metadata.namespace}/{hub.metadata.name}"
             existing = tree.list_tree(hub_dir)
-            index = tree.read_files([f"{hub_dir}/{INPUTS_FILE}"]).get(f"{hub_dir}/{INPUTS_FILE}")
+            paths = [f"{hub_dir}/{p}" for p in index_paths(existing)]
+            read = tree.read_files(paths)
+            index = joined_index(read.get(p) for p in paths)
             render = render_hub(
                 hub,
                 compiled.forms_of(hub),

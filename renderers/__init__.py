@@ -34,4 +34,6 @@ def target_for(spec: BridgeSpec) -> Target:
         raise ConfigError(
             f'target "{spec.target}" is not available (known: {", ".join(sorted(TARGETS))})'
         ) from None
-    return make(spec)
+    target = make(spec)
+    target.sharded = spec.git.layout == "sharded"
+    return target

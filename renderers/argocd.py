@@ -15,9 +15,10 @@ What each Lynq policy becomes (SPEC §7):
 The Applications live in ``argocd/<node>.yaml`` (``argocd/<node>/application.yaml`` for node
 names of 251 to 253 characters) beside the node directories and are listed by
 ``argocd/kustomization.yaml``, which the one hand-written root Application per hub points at
-(app-of-apps, ``examples/argocd/``). Each carries Argo CD's resources finalizer, so removing a row
-deletes its stack (except Retain objects) when the root Application prunes the node's
-Application.
+(app-of-apps, ``examples/argocd/``); in the sharded layout ``argocd/<shard>/<node>.yaml``, with
+``argocd/<shard>/kustomization.yaml`` listing a shard. Each carries Argo CD's resources
+finalizer, so removing a row deletes its stack (except Retain objects) when the root Application
+prunes the node's Application.
 """
 
 from __future__ import annotations
@@ -103,14 +104,15 @@ def ignore_difference(obj: NodeObject) -> dict[str, Any] | None:
     return out
 
 
-def application_path(node: str) -> str:
-    """Where a node's Application goes: ``argocd/<node>.yaml``, or, for a node name too long
-    for that file name (251 to 253 characters: a path component has at most 255),
-    ``argocd/<node>/application.yaml``; ``layout.path_owner`` reads both as the node's."""
-    file = f"{node}.yaml"
+def application_path(directory: str) -> str:
+    """Where the Application of the node in ``directory`` (``<node>`` or ``<shard>/<node>``)
+    goes: ``argocd/<directory>.yaml``, or, for a node name too long for that file name (251 to
+    253 characters: a path component has at most 255), ``argocd/<directory>/application.yaml``;
+    ``layout.path_owner`` reads both as the node's."""
+    file = f"{directory.rsplit('/', 1)[-1]}.yaml"
     if len(file) <= MAX_COMPONENT:
-        return f"{ENGINE_DIR}/{file}"
-    return f"{ENGINE_DIR}/{node}/{APPLICATION_FILE}"
+        return f"{ENGINE_DIR}/{directory}.yaml"
+    return f"{ENGINE_DIR}/{directory}/{APPLICATION_FILE}"
 
 
 class ArgoCDTarget(FlatTarget):
@@ -142,7 +144,7 @@ class ArgoCDTarget(FlatTarget):
         set_annotation(manifest, SYNC_WAVE, str(deepest + 1))
 
     def engine_files(self, node: NodeLayout) -> dict[str, bytes]:
-        return {application_path(node.name): dump_manifest(self.application(node)).encode()}
+        return {application_path(node.directory): dump_manifest(self.application(node)).encode()}
 
     def application(self, node: NodeLayout) -> dict[str, Any]:
         """The node's Application: its directory, its ignore rules, the sync policy."""
@@ -161,7 +163,7 @@ class ArgoCDTarget(FlatTarget):
             "source": {
                 "repoURL": self.repo_url,
                 "targetRevision": self.revision,
-                "path": f"{hub_path(self.git_path, node.hub)}/{node.name}",
+                "path": f"{hub_path(self.git_path, node.hub)}/{node.directory}",
             },
             "destination": {"server": self.settings.destinationServer, "namespace": hub.namespace},
         }

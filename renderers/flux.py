@@ -22,7 +22,8 @@ Why a directory per level: a Kustomization applies a whole kustomize directory, 
 ``kubectl kustomize`` (unlike kustomize-controller) refuses files outside a kustomization's own
 directory, so each level's objects live in the level's directory. The Kustomizations live in
 ``flux/<node>/level-n.yaml``, listed by ``flux/kustomization.yaml``, which the one hand-written
-root Kustomization per hub points at (``examples/flux/``).
+root Kustomization per hub points at (``examples/flux/``). In the sharded layout they are
+``flux/<shard>/<node>/level-n.yaml``, and ``flux/<shard>/kustomization.yaml`` lists a shard.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class FluxTarget(FlatTarget):
         for level in sorted(levels):
             last = level == max(levels)
             manifest = self.kustomization(node, level, levels[level], previous, last=last)
-            out[f"{ENGINE_DIR}/{node.name}/{level_dir(level)}.yaml"] = dump_manifest(
+            out[f"{ENGINE_DIR}/{node.directory}/{level_dir(level)}.yaml"] = dump_manifest(
                 manifest
             ).encode()
             previous = manifest["metadata"]["name"]
@@ -121,7 +122,7 @@ class FluxTarget(FlatTarget):
         hub = node.hub.metadata
         spec: dict[str, Any] = {
             "interval": settings.interval,
-            "path": f"./{hub_path(self.git_path, node.hub)}/{node.name}/{level_dir(level)}",
+            "path": f"./{hub_path(self.git_path, node.hub)}/{node.directory}/{level_dir(level)}",
             "prune": settings.prune,
             "sourceRef": settings.sourceRef.model_dump(exclude_none=True),
         }

@@ -35,7 +35,7 @@ from lynq_bridge.config.models import GitSettings
 from lynq_bridge.core.credentials import mask_credentials, mask_url, split_credentials
 from lynq_bridge.core.gittree import build_tree
 from lynq_bridge.core.inputs import HubListing
-from lynq_bridge.core.layout import is_node_dir
+from lynq_bridge.core.layout import is_node_dir, is_shard, node_dir, shard_of, split_owner
 from lynq_bridge.core.paths import UnsafePath, check_path, quote
 from lynq_bridge.errors import ConfigError, GitUnavailable, SourceUnavailable, UnsafeCommit
 
@@ -348,37 +348,54 @@ class GitStore:
                 files[path.decode(errors="surrogateescape")[start:]] = sha.decode()
         return files
 
-    def list_hub(self, commit: str | None, prefix: str) -> HubListing:
-        """One level of the hub directory ``prefix``: each node directory's tree id, and every
-        other file (the hub's own, and the engine directories' files, recursively)."""
+    def list_hub(self, commit: str | None, prefix: str, *, sharded: bool = False) -> HubListing:
+        """One level of the hub directory ``prefix`` (two when ``sharded``: the hub and its
+        shards): each node directory's tree id, and every other file (the hub's and the shards'
+        own, and the engine directories' files, recursively). A node directory where the layout
+        does not put it (the layout changed) is listed file by file, so the sync moves it."""
         if commit is None:
             return HubListing({}, {})
         nodes: dict[str, str] = {}
         files: dict[str, str] = {}
         others: list[str] = []
+        shards: list[str] = []
         for path, kind, sha in self._ls_tree(commit, [prefix + "/"], recursive=False):
             name = path[len(prefix) + 1 :]
             if kind != "tree":
                 files[name] = sha
-            elif is_node_dir(name):
+            elif is_node_dir(name) and not sharded:
                 nodes[name] = sha
+            elif is_shard(name) and sharded:
+                shards.append(f"{prefix}/{name}/")
             else:
                 others.append(f"{prefix}/{name}/")
+        for path, kind, sha in self._ls_tree(commit, shards, recursive=False):
+            shard, _, name = path[len(prefix) + 1 :].partition("/")
+            if kind != "tree":
+                files[f"{shard}/{name}"] = sha
+            elif is_node_dir(name) and shard_of(name) == shard:
+                nodes[name] = sha
+            else:
+                others.append(f"{path}/")
         for path, _kind, sha in self._ls_tree(commit, others, recursive=True):
             files[path[len(prefix) + 1 :]] = sha
         return HubListing(nodes, files)
 
-    def list_nodes(self, commit: str | None, prefix: str, nodes: Iterable[str]) -> dict[str, str]:
-        """Blob ids of every file in the directories of ``nodes`` below ``prefix``, keyed by
-        path under it (the whole hub is listed once when that is cheaper)."""
+    def list_nodes(
+        self, commit: str | None, prefix: str, nodes: Iterable[str], *, sharded: bool = False
+    ) -> dict[str, str]:
+        """Blob ids of every file in the directories of ``nodes`` below ``prefix`` (laid out
+        flat or ``sharded``), keyed by path under it (the whole hub is listed once when that is
+        cheaper)."""
         wanted = sorted(set(nodes))
         if commit is None or not wanted:
             return {}
         if len(wanted) > LIST_NODES_AT_ONCE:
-            keep = set(wanted)
+            keep = {f"{node_dir(n, sharded=sharded)}/" for n in wanted}
             every = self.list_tree(commit, prefix)
-            return {p: b for p, b in every.items() if p.split("/", 1)[0] in keep}
-        found = self._ls_tree(commit, [f"{prefix}/{n}/" for n in wanted], recursive=True)
+            return {p: b for p, b in every.items() if _node_dir_of(p) in keep}
+        paths = [f"{prefix}/{node_dir(n, sharded=sharded)}/" for n in wanted]
+        found = self._ls_tree(commit, paths, recursive=True)
         return {path[len(prefix) + 1 :]: sha for path, kind, sha in found if kind == "blob"}
 
     def _ls_tree(
@@ -456,7 +473,13 @@ class GitStore:
         return out.decode() or None
 
     def change_times(
-        self, commit: str | None, prefix: str, nodes: Iterable[str], *, since: int
+        self,
+        commit: str | None,
+        prefix: str,
+        nodes: Iterable[str],
+        *,
+        since: int,
+        sharded: bool = False,
     ) -> dict[str, int]:
         """node -> commit time (Unix seconds) of the last commit at or before ``commit`` and
         after ``since`` that changed the node's directory; one history walk per 200 nodes."""
@@ -465,15 +488,17 @@ class GitStore:
         if commit is None:
             return times
         for start in range(0, len(wanted), 200):
-            paths = [f"{prefix}/{n}/" for n in wanted[start : start + 200]]
+            paths = [
+                f"{prefix}/{node_dir(n, sharded=sharded)}/" for n in wanted[start : start + 200]
+            ]
             out = self._git(
                 "log", "--format=%x00%ct", "--name-only", f"--max-age={since}", commit, "--", *paths
             ).stdout.decode(errors="surrogateescape")
             for record in out.split("\0")[1:]:
                 stamp, _, names = record.partition("\n")
                 for path in names.splitlines():
-                    node = path[len(prefix) + 1 :].split("/", 1)[0]
-                    if path.startswith(f"{prefix}/") and stamp.strip().isdigit():
+                    node = split_owner(path[len(prefix) + 1 :])[0]
+                    if node and path.startswith(f"{prefix}/") and stamp.strip().isdigit():
                         times.setdefault(node, int(stamp.strip()))  # newest first
         return times
 
@@ -612,3 +637,10 @@ class GitStore:
             objects_checked=commit == self._checked,
             where=f"commit {commit[:12]} for branch {self.branch} of {self.shown_url}",
         )
+
+
+def _node_dir_of(path: str) -> str | None:
+    """The node directory (with a trailing "/") holding ``path``, relative to the hub
+    directory; None for the hub's own and engine files."""
+    relative = split_owner(path)[1]
+    return None if relative is None else path[: len(path) - len(relative)]

@@ -151,6 +151,13 @@ class GitSettings(Model):
     )
     branch: str = Field("main", description="Created if the remote has no such branch.")
     path: str = Field("lynq", description="Managed output root inside the repository.")
+    layout: Literal["flat", "sharded"] = Field(
+        "flat",
+        description="Node directories of a hub: flat (<hub>/<node>/) or sharded "
+        "(<hub>/<shard>/<node>/, 256 shards by the SHA-256 of the node's name, and the same "
+        "in argocd/ and flux/). Sharded keeps a commit of one node small in hubs of many "
+        "thousands of nodes; changing it moves every node once. README: Large hubs.",
+    )
     author: GitAuthor = Field(default_factory=GitAuthor)
     workDir: str | None = Field(
         None,

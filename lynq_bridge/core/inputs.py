@@ -1,15 +1,16 @@
 """The render-input index of a hub: which committed nodes need no re-rendering.
 
-``<hub>/.lynq-inputs`` lists, per node, what it was rendered from (a key over the revision,
-the form and the row's values), a digest of the node's committed entries (the tree id of its
-directory and the ids of its engine files, so checking it needs one level of the hub's tree
-and nothing per file) and its object file names. A sync trusts a node when its key is
-unchanged and its entries still match the digest, and then does not render it, nor list its
-files: a fresh process renders and reads only the rows that changed. A node edited by hand
-fails the digest and is rendered (and restored). The index is metadata for the bridge alone:
-no kustomization lists it, so no GitOps engine applies it, and ``diff`` ignores it. Keeping it
-out of the manifests means a form change that leaves a node's output alone leaves its files
-alone too.
+``<hub>/.lynq-inputs`` (in the sharded layout: one ``<hub>/<shard>/.lynq-inputs`` per shard, and
+the hub's own holding only the rollout records) lists, per node, what it was rendered from (a
+key over the revision, the form and the row's values), a digest of the node's committed entries
+(the tree id of its directory and the ids of its engine files, so checking it needs one level of
+the hub's tree and nothing per file) and its object file names. A sync trusts a node when its
+key is unchanged and its entries still match the digest, and then does not render it, nor list
+its files: a fresh process renders and reads only the rows that changed. A node edited by hand
+fails the digest and is rendered (and restored). The index is metadata for the bridge alone: no
+kustomization lists it, so no GitOps engine applies it, and ``diff`` ignores it. Keeping it out
+of the manifests means a form change that leaves a node's output alone leaves its files alone
+too.
 
 A node left unrendered still owns its objects: the index keeps their file names
 (``kind_namespace_name.yaml``, which name the object up to its API group), so the renderer can
@@ -24,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lynq_bridge.core.gittree import directory_id, object_id
-from lynq_bridge.core.layout import is_node_dir, path_owner
+from lynq_bridge.core.layout import path_owner, shard_of, split_owner
 from lynq_bridge.core.naming import KUSTOMIZATION_FILE, NODE_FILE
 
 INPUTS_FILE = ".lynq-inputs"
@@ -56,13 +57,51 @@ def digest_of_files(node: str, pairs: Iterable[tuple[str, str]]) -> str:
     """``node_digest`` computed from the node's (path, blob id) pairs."""
     inside: dict[str, str] = {}
     engine: list[tuple[str, str]] = []
-    prefix = f"{node}/"
     for path, blob in pairs:
-        if path.startswith(prefix):
-            inside[path[len(prefix) :]] = blob
+        relative = split_owner(path)[1]
+        if relative is not None:
+            inside[relative] = blob
         else:
             engine.append((path, blob))
     return node_digest(node, directory_id(inside) if inside else None, engine)
+
+
+def is_index_file(path: str) -> bool:
+    """Whether ``path`` (relative to the hub directory) is a part of the render-input index:
+    ``.lynq-inputs``, or a shard's ``<shard>/.lynq-inputs`` in the sharded layout."""
+    return path.rsplit("/", 1)[-1] == INPUTS_FILE and path.count("/") <= 1
+
+
+def index_paths(files: Iterable[str]) -> list[str]:
+    """The index files among ``files`` in reading order: the hub's (its rollout records come
+    first), then the shards'."""
+    return sorted((p for p in files if is_index_file(p)), key=lambda p: (p != INPUTS_FILE, p))
+
+
+def joined_index(contents: Iterable[bytes | None]) -> bytes | None:
+    """The whole index of a hub from the contents of its index files in ``index_paths`` order
+    (missing ones None); None when there is none."""
+    found = [c for c in contents if c is not None]
+    return b"".join(found) if found else None
+
+
+def index_files(
+    entries: Mapping[str, tuple[str, str, Iterable[str]]],
+    records: Iterable[str] = (),
+    *,
+    sharded: bool,
+) -> dict[str, bytes]:
+    """The index as files by path: one ``.lynq-inputs`` (``format_inputs``) or, sharded, the
+    hub's with the records only and one per shard with its nodes' lines."""
+    if not sharded:
+        return {INPUTS_FILE: format_inputs(entries, records)}
+    by_shard: dict[str, dict[str, tuple[str, str, Iterable[str]]]] = {}
+    for node, entry in entries.items():
+        by_shard.setdefault(shard_of(node), {})[node] = entry
+    out = {INPUTS_FILE: format_inputs({}, records)}
+    for shard, mine in by_shard.items():
+        out[f"{shard}/{INPUTS_FILE}"] = format_inputs(mine)
+    return out
 
 
 def format_inputs(
@@ -112,9 +151,9 @@ class HubListing:
         inside: dict[str, dict[str, str]] = {}
         files: dict[str, str] = {}
         for path, blob in existing.items():
-            first, sep, rest = path.partition("/")
-            if sep and is_node_dir(first):
-                inside.setdefault(first, {})[rest] = blob
+            owner, relative = split_owner(path)
+            if owner is not None and relative is not None:
+                inside.setdefault(owner, {})[relative] = blob
             else:
                 files[path] = blob
         return HubListing({n: directory_id(f) for n, f in inside.items()}, files)
@@ -131,9 +170,9 @@ class HubListing:
         for path in deleted:
             files.pop(path, None)
         for path, content in written.items():
-            first, sep, _ = path.partition("/")
-            if sep and is_node_dir(first):
-                nodes[first] = ""
+            owner, relative = split_owner(path)
+            if owner is not None and relative is not None:
+                nodes[owner] = ""
             else:
                 files[path] = object_id(b"blob", content).hex()
         for name in removed:
@@ -181,7 +220,7 @@ def object_files(by_node: Mapping[str, Iterable[tuple[str, str]]]) -> dict[str, 
         names = {
             p.rsplit("/", 1)[-1]
             for p, _ in pairs
-            if p.startswith(f"{node}/") and p.endswith(".yaml")
+            if p.endswith(".yaml") and split_owner(p)[1] is not None
         }
         out[node] = frozenset(names - own)
     return out

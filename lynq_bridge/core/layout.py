@@ -16,6 +16,14 @@ and node names always contain "-" (``{uid}-{form}``) while engine directory name
 second segment of an engine path names its node. So the planner needs no target to tell whose a
 committed file is, which matters when ``spec.target`` changes between two syncs.
 
+A hub is laid out flat (``<node>/``, ``argocd/<node>.yaml``) or, with ``git.layout: sharded``,
+in 256 shards named by the first two hex digits of the SHA-256 of the node's name
+(``<shard>/<node>/``, ``argocd/<shard>/<node>.yaml``, ``flux/<shard>/<node>/``), so that a
+commit touching one node rewrites Git trees of a few hundred entries instead of one entry per
+node of the hub (``node_dir``). Ownership reads both layouts, so switching moves every node once
+and leaves nothing behind. A shard's name (two lowercase hex digits) is neither a node's (no
+"-") nor an engine directory's.
+
 Every directory of a node gets a kustomization.yaml listing its own manifests and
 sub-directories, and every engine directory one listing all engine files below it. Each directory
 an engine points at thus builds with ``kubectl kustomize`` under its default load restrictor,
@@ -24,6 +32,8 @@ which refuses files outside the kustomization's own directory.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -59,24 +69,76 @@ def directory_kustomizations(paths: Iterable[str]) -> dict[str, bytes]:
     }
 
 
+SHARD = re.compile(r"[0-9a-f]{2}")
+
+
+def shard_of(node: str) -> str:
+    """The shard of a node in the sharded layout: the first two hex digits of the SHA-256 of its
+    name (256 shards, evenly filled whatever the names look like)."""
+    return hashlib.sha256(node.encode()).hexdigest()[:2]
+
+
+def is_shard(name: str) -> bool:
+    """Whether a directory name is a shard's (two lowercase hex digits)."""
+    return len(name) == 2 and SHARD.fullmatch(name) is not None
+
+
+def node_dir(node: str, *, sharded: bool) -> str:
+    """The directory of a node relative to the hub directory: ``<node>`` or ``<shard>/<node>``."""
+    return f"{shard_of(node)}/{node}" if sharded else node
+
+
 def is_node_dir(name: str) -> bool:
-    """Whether a top-level entry of a hub directory is a node directory (``{uid}-{form}``)."""
-    return "-" in name
+    """Whether a directory name is a node directory's (``{uid}-{form}``; a node name is a DNS
+    subdomain, so it never starts with "." as the hub's ``.lynq-inputs`` does)."""
+    return "-" in name and not name.startswith(".")
+
+
+def split_owner(path: str) -> tuple[str | None, str | None]:
+    """The node owning ``path`` (relative to the hub directory) and the path inside that node's
+    directory; (node, None) for its engine files, (None, None) for the hub's own files.
+
+    ``acme-web/x.yaml`` and ``3f/acme-web/x.yaml`` are node acme-web's ``x.yaml``;
+    ``argocd/acme-web.yaml``, ``argocd/3f/acme-web.yaml`` and ``flux/3f/acme-web/level-0.yaml``
+    are its engine files; ``kustomization.yaml``, ``3f/kustomization.yaml``,
+    ``3f/.lynq-inputs`` and ``argocd/3f/kustomization.yaml`` are the hub's.
+    """
+    parts = path.split("/")
+    if len(parts) < 2:
+        return None, None
+    if is_node_dir(parts[0]):
+        return parts[0], "/".join(parts[1:])
+    if is_shard(parts[0]):
+        if len(parts) > 2 and is_node_dir(parts[1]):
+            return parts[1], "/".join(parts[2:])
+        return None, None
+    rest = parts[1:]
+    if len(rest) > 1 and is_shard(rest[0]):
+        rest = rest[1:]
+    second = rest[0].removesuffix(".yaml")
+    return (second, None) if is_node_dir(second) else (None, None)
 
 
 def path_owner(path: str) -> str | None:
-    """The node owning ``path`` (relative to the hub directory); None for the hub's own files.
+    """The node owning ``path`` (relative to the hub directory); None for the hub's own files
+    (see ``split_owner``)."""
+    return split_owner(path)[0]
 
-    ``acme-web/...`` belongs to node acme-web; in an engine directory, ``argocd/acme-web.yaml``
-    and ``flux/acme-web/level-0.yaml`` do too, while ``argocd/kustomization.yaml`` is the hub's.
-    """
-    first, sep, rest = path.partition("/")
-    if not sep:
-        return None
-    if is_node_dir(first):
-        return first
-    second = rest.split("/", 1)[0].removesuffix(".yaml")
-    return second if is_node_dir(second) else None
+
+def listed_directories(paths: Iterable[str]) -> dict[str, list[str]]:
+    """What the kustomization.yaml of a directory and of each of its shards list, given the
+    ``paths`` (relative to the directory) it lists: "" -> the paths outside any shard plus the
+    shards, and each shard -> its paths, relative to the shard."""
+    top: set[str] = set()
+    shards: dict[str, set[str]] = {}
+    for path in paths:
+        first, sep, rest = path.partition("/")
+        if sep and is_shard(first):
+            shards.setdefault(first, set()).add(rest)
+            top.add(first)
+        else:
+            top.add(path)
+    return {"": sorted(top), **{s: sorted(names) for s, names in sorted(shards.items())}}
 
 
 @dataclass(frozen=True)
@@ -103,6 +165,7 @@ class NodeLayout:
     uid: str
     form: str
     objects: tuple[NodeObject, ...]  # sorted by path; the LynqNode is the one without entry
+    directory: str  # relative to the hub directory (``Target.node_dir``)
 
 
 class Target(Protocol):
@@ -111,6 +174,11 @@ class Target(Protocol):
     @property
     def engine_dirs(self) -> tuple[str, ...]:
         """Hub-level directories of this target's engine files (names without "-")."""
+
+    sharded: bool  # whether nodes go into shards (``git.layout: sharded``, see ``node_dir``)
+
+    def node_dir(self, node: str) -> str:
+        """The directory of ``node`` relative to the hub directory."""
 
     def decorate_child(self, manifest: dict[str, Any], entry: InventoryEntry, depth: int) -> None:
         """Add engine annotations to a rendered child, in place."""
@@ -141,6 +209,10 @@ class FlatTarget:
 
     name = "plain"
     engine_dirs: tuple[str, ...] = ()
+    sharded = False  # set by ``renderers.target_for`` from ``git.layout``
+
+    def node_dir(self, node: str) -> str:
+        return node_dir(node, sharded=self.sharded)
 
     def decorate_child(self, manifest: dict[str, Any], entry: InventoryEntry, depth: int) -> None:
         """No engine annotations."""

@@ -26,11 +26,11 @@ from lynq_bridge.config.models import InventoryEntry, LynqHub
 from lynq_bridge.core import naming
 from lynq_bridge.core.conflicts import settle_conflicts
 from lynq_bridge.core.inputs import (
-    INPUTS_FILE,
     CommittedInputs,
     HubListing,
     digest_of_files,
-    format_inputs,
+    index_files,
+    is_index_file,
     node_blobs,
     object_files,
 )
@@ -40,9 +40,10 @@ from lynq_bridge.core.layout import (
     NodeObject,
     Target,
     directory_kustomizations,
-    is_node_dir,
     kustomization,
+    listed_directories,
     path_owner,
+    split_owner,
 )
 from lynq_bridge.core.naming import NODE_FILE
 from lynq_bridge.core.paths import component_problem, path_problem
@@ -100,7 +101,7 @@ class HubPlan:
         or deleted. A change of the index alone (a row or form change that alters no manifest)
         is not committed: its stale entries only make later syncs re-render those rows, whose
         output is the same, until the next commit brings the index up to date."""
-        return bool(self.deletes or any(path != INPUTS_FILE for path in self.writes))
+        return bool(self.deletes or any(not is_index_file(path) for path in self.writes))
 
 
 def lynqnode_manifest(
@@ -159,6 +160,19 @@ def previous_inventory(content: bytes | None) -> dict[str, InventoryEntry]:
     }
 
 
+def _directory_of(node: NodeRender, committed: Sequence[str], target: Target) -> str:
+    """The directory of a node relative to the hub directory: the target's (``node_dir``),
+    except for a node with render errors committed in another layout, which stays where it is
+    so that the files of its failed resources are kept (it moves with its next clean render)."""
+    directory = target.node_dir(node.name)
+    if node.failed or node.skipped:
+        for path in committed:
+            relative = split_owner(path)[1]
+            if relative is not None:
+                return path[: len(path) - len(relative) - 1]
+    return directory
+
+
 def _node_files(
     hub: LynqHub,
     node: NodeRender,
@@ -186,9 +200,10 @@ def _node_files(
     # A withheld object has no file but stays in the inventory, so the reporter judges it.
     entries = [child.entry for child in node.children] + list(node.withheld.values())
     kept: set[str] = set()
+    directory = _directory_of(node, committed, target)
     if node.failed or node.skipped:
         old = previous_inventory(previous)
-        prefix = f"{node.name}/"
+        prefix = f"{directory}/"
         # Where each file was committed: a target may place it in a sub-directory.
         where = {p.rsplit("/", 1)[-1]: p[len(prefix) :] for p in committed if p.startswith(prefix)}
         present = {child.file for child in node.children}
@@ -214,13 +229,14 @@ def _node_files(
     files[node_path] = lynqnode_manifest(hub, node, entries, target=target, deepest=deepest)
     objects.append(NodeObject(node_path, deepest + 1))
     files.update(directory_kustomizations([*files, *kept]))
-    out = {f"{node.name}/{path}": content for path, content in files.items()}
+    out = {f"{directory}/{path}": content for path, content in files.items()}
     layout = NodeLayout(
         hub=hub,
         name=node.name,
         uid=node.uid,
         form=node.form,
         objects=tuple(sorted(objects, key=lambda o: o.path)),
+        directory=directory,
     )
     for path, content in target.engine_files(layout).items():
         if path_owner(path) != node.name or path.split("/", 1)[0] not in target.engine_dirs:
@@ -229,7 +245,7 @@ def _node_files(
     assembled = {path: (content, blob_id(content)) for path, content in out.items()}
     if not kept and not (node.failed or node.skipped):
         node.assembled = assembled
-    return assembled, {f"{node.name}/{path}" for path in kept}
+    return assembled, {f"{directory}/{path}" for path in kept}
 
 
 def plan_hub(
@@ -292,17 +308,25 @@ def plan_hub(
         if name not in by_node:
             plan.added.append(node)
         elif changed or stale:
-            prefix = f"{name}/"
+            prefix = f"{_directory_of(node, committed, target)}/"
             by_path = {
                 f"{prefix}{target.place(c.file, c.depth)}": c.entry.id for c in node.children
             }
+            # A file that only moved (a new git.layout) is not a removal.
+            moved = {p.removeprefix(prefix) for p in files}
             plan.updated[name] = sorted(
                 {by_path[p] for p in changed if p in by_path}
-                | {f"removed {p.removeprefix(prefix)}" for p in stale}
+                | {
+                    f"removed {relative}"
+                    for relative in (split_owner(p)[1] or p for p in stale)
+                    if relative not in moved
+                }
             )
-    kept_dirs = {n for n in keep_whole if listing is not None and n in listing.nodes}
+    kept_dirs = {
+        target.node_dir(n) for n in keep_whole if listing is not None and n in listing.nodes
+    }
     _plan_hub_files(plan, existing, desired, keep, target, kept_dirs)
-    _plan_inputs(plan, render, existing, desired, keep, inputs, records)
+    _plan_inputs(plan, render, existing, desired, keep, inputs, records, sharded=target.sharded)
     plan.deletes = sorted(p for p in existing if p not in desired and p not in keep)
     return plan
 
@@ -316,24 +340,44 @@ def _plan_hub_files(
     kept_dirs: set[str],
 ) -> None:
     """The hub's own files: its kustomization.yaml listing every node directory, and one
-    kustomization.yaml per engine directory listing every engine file below it. An engine
+    kustomization.yaml per engine directory listing every engine file below it; in the sharded
+    layout, each of them lists its shards and each shard has one listing its own. An engine
     directory of the target is written even when empty, so that the engine's root object finds
     its path and prunes what the last node left behind."""
     # A committed path no writer could produce (added by hand or by an older version) is left
     # out of the listings, so it can never break a kustomization.
     paths = [p for p in (*desired, *keep) if not path_problem(p)]
-    node_dirs = {p.split("/", 1)[0] for p in paths if "/" in p and is_node_dir(p.split("/")[0])}
-    node_dirs |= kept_dirs  # unchanged nodes, kept by their directory without their files
-    hub_files = {naming.KUSTOMIZATION_FILE: kustomization(node_dirs)}
-    engine_paths = [p for p in paths if "/" in p and not is_node_dir(p.split("/")[0])]
-    for directory in sorted({*target.engine_dirs, *(p.split("/")[0] for p in engine_paths)}):
+    node_dirs = set(kept_dirs)  # unchanged nodes, kept by their directory without their files
+    engine_paths = []
+    for path in paths:
+        owner, relative = split_owner(path)
+        if owner is None:
+            continue
+        if relative is not None:
+            node_dirs.add(path[: len(path) - len(relative) - 1])
+        else:
+            engine_paths.append(path)
+    hub_files = _listings("", node_dirs)
+    engine_dirs = {*target.engine_dirs, *(p.split("/")[0] for p in engine_paths)}
+    for directory in sorted(engine_dirs):
         prefix = f"{directory}/"
         listed = [p.removeprefix(prefix) for p in engine_paths if p.startswith(prefix)]
-        hub_files[f"{prefix}{naming.KUSTOMIZATION_FILE}"] = kustomization(listed)
+        hub_files.update(_listings(prefix, listed))
     for path, content in hub_files.items():
         desired[path] = content
         if existing.get(path) != blob_id(content):
             plan.writes[path] = content
+
+
+def _listings(prefix: str, paths: Iterable[str]) -> dict[str, bytes]:
+    """The kustomization.yaml of the directory ``prefix`` listing ``paths`` (relative to it),
+    and one per shard among them (see ``layout.listed_directories``)."""
+    return {
+        f"{prefix}{shard}/{naming.KUSTOMIZATION_FILE}"
+        if shard
+        else f"{prefix}{naming.KUSTOMIZATION_FILE}": kustomization(names)
+        for shard, names in listed_directories(paths).items()
+    }
 
 
 def _plan_inputs(
@@ -344,6 +388,8 @@ def _plan_inputs(
     keep: set[str],
     inputs: CommittedInputs | None,
     records: Sequence[str] = (),
+    *,
+    sharded: bool = False,
 ) -> None:
     """The render-input index (see ``inputs``): rendered clean nodes with the digest of their
     new files, unrendered ones with the digest of their committed entries."""
@@ -362,13 +408,13 @@ def _plan_inputs(
             objects = object_files({name: pairs})[name]
             entries[name] = (key, digest_of_files(name, pairs), objects)
     if not entries and not records:  # e.g. every node held by the guard: leave it as it is
-        keep.add(INPUTS_FILE)
+        keep.update(p for p in existing if is_index_file(p))
         return
     plan.index, plan.records = entries, list(records)
-    content = format_inputs(entries, records)
-    desired[INPUTS_FILE] = content
-    if existing.get(INPUTS_FILE) != blob_id(content):
-        plan.writes[INPUTS_FILE] = content
+    for path, content in index_files(entries, records, sharded=sharded).items():
+        desired[path] = content
+        if existing.get(path) != blob_id(content):
+            plan.writes[path] = content
 
 
 def nodes_changing(
@@ -408,7 +454,7 @@ def history_paths(render: HubRender, existing: Mapping[str, str]) -> dict[str, s
     wanted = {name for name, node in render.nodes.items() if node.failed or node.skipped}
     found: dict[str, str] = {}
     for path in existing:
-        owner = path_owner(path)
-        if owner in wanted and path.startswith(f"{owner}/") and path.endswith(f"/{NODE_FILE}"):
+        owner, relative = split_owner(path)
+        if owner in wanted and relative is not None and path.endswith(f"/{NODE_FILE}"):
             found[owner] = path
     return dict(sorted(found.items()))

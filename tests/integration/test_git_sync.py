@@ -565,10 +565,12 @@ def test_fresh_sync_lists_the_files_of_the_changed_node_only(
     listed: list[str] = []
     real = GitStore.list_nodes
 
-    def recording(self: GitStore, commit: Any, prefix: str, nodes: Any) -> dict[str, str]:
+    def recording(
+        self: GitStore, commit: Any, prefix: str, nodes: Any, **options: Any
+    ) -> dict[str, str]:
         nodes = list(nodes)
         listed.extend(nodes)
-        return real(self, commit, prefix, nodes)
+        return real(self, commit, prefix, nodes, **options)
 
     def whole_hub(*_: Any) -> None:
         raise AssertionError("listed every file of the hub")

@@ -34,6 +34,7 @@ from targets_fixture import FORM_YAML
 REPO = Path(__file__).resolve().parents[2]
 CRDS_ENV = "LYNQ_TEST_GITOPS_CRDS"
 TARGETS = ["argocd", "flux", "both"]
+SHARDED = [f"{target}:sharded" for target in TARGETS]  # git.layout: sharded
 HUB = "default/tenants"
 FORM = FORM_YAML.replace("namespace: apps", "namespace: default")
 ROWS = [
@@ -85,7 +86,10 @@ def bridge(
 ) -> Bridge:
     database = SqliteDatabase(sqlite_database)
     create_tenants(database, ROWS)
-    spec = {"target": request.param, **BRIDGE_SPEC}
+    target, _, layout = request.param.partition(":")
+    spec: dict[str, Any] = {"target": target, **BRIDGE_SPEC}
+    if layout:
+        spec["git"] = {"layout": layout}
     return Bridge(tmp_path, database, form=FORM, bridge_spec=spec)
 
 
@@ -107,12 +111,13 @@ def rendered(bridge: Bridge) -> Path:
 def engine_paths(hub: Path, git_path: str = "lynq") -> list[Path]:
     """Every directory an Application or a Flux Kustomization of the hub points at."""
     paths = []
-    for file in sorted(hub.glob("argocd/*.yaml")):
-        app = yaml.safe_load(file.read_text())
-        if app["kind"] == "Application":
-            paths.append(app["spec"]["source"]["path"])
-    for file in sorted(hub.glob("flux/*/*.yaml")):
-        paths.append(yaml.safe_load(file.read_text())["spec"]["path"].removeprefix("./"))
+    for engine in ("argocd", "flux"):
+        for file in sorted(hub.glob(f"{engine}/**/*.yaml")):
+            manifest = yaml.safe_load(file.read_text())
+            if manifest["kind"] == "Application":
+                paths.append(manifest["spec"]["source"]["path"])
+            elif manifest["apiVersion"].startswith("kustomize.toolkit.fluxcd.io/"):
+                paths.append(manifest["spec"]["path"].removeprefix("./"))
     root = hub.parents[1]
     return [root / p.removeprefix(f"{git_path}/") for p in paths]
 
@@ -120,7 +125,7 @@ def engine_paths(hub: Path, git_path: str = "lynq") -> list[Path]:
 # ------------------------------------------------------------------------------- kustomize
 
 
-@pytest.mark.parametrize("bridge", TARGETS, indirect=True)
+@pytest.mark.parametrize("bridge", [*TARGETS, *SHARDED], indirect=True)
 def test_kubectl_kustomize_builds_every_directory_an_engine_points_at(bridge: Bridge) -> None:
     hub = rendered(bridge)
     objects = kustomize(hub)
@@ -313,7 +318,7 @@ def test_example_manifests_are_accepted_by_the_api_server(gitops_plane: ControlP
     dry_run(gitops_plane, documents)
 
 
-@pytest.mark.parametrize("bridge", ["both"], indirect=True)
+@pytest.mark.parametrize("bridge", ["both", "both:sharded"], indirect=True)
 def test_daemon_reuses_what_it_committed_and_ends_where_a_fresh_sync_does(
     bridge: Bridge, sqlite_database: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -329,9 +334,9 @@ def test_daemon_reuses_what_it_committed_and_ends_where_a_fresh_sync_does(
     listed: list[str] = []
     real = GitStore.list_hub
 
-    def recording(self: GitStore, commit: Any, prefix: str) -> Any:
+    def recording(self: GitStore, commit: Any, prefix: str, **options: Any) -> Any:
         listed.append(commit)
-        return real(self, commit, prefix)
+        return real(self, commit, prefix, **options)
 
     monkeypatch.setattr(GitStore, "list_hub", recording)
     try:

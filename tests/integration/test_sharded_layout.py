@@ -1,0 +1,186 @@
+"""``git.layout: sharded`` through real Git: what a commit of one node touches, and switching
+layouts in both directions without losing or leaving anything.
+
+The sharded layout exists for hubs of many thousands of nodes (README: Large hubs): a commit of
+one node must rewrite only that node's shard, so the test checks the exact set of paths a one-row
+commit changes. Switching layouts moves every node once; the tree afterwards must be exactly what
+``render --out`` writes for the new layout, with nothing left in the old places, no node
+counted as removed, and a node that fails to render kept whole where it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from bridge_harness import Bridge, SqliteDatabase, commit_by_hand, git
+
+HUB = "default/tenants"
+PREFIX = f"lynq/{HUB}/"
+ROWS = [
+    {"tenant_id": t, "active": "1", "domain": f"{t}.example.com"}
+    for t in ("acme", "beta", "gamma", "delta", "epsilon")
+]
+
+
+def shard(node: str) -> str:
+    return hashlib.sha256(node.encode()).hexdigest()[:2]
+
+
+@pytest.fixture
+def bridge(tmp_path: Path, sqlite_database: Path, create_tenants: Any) -> Bridge:
+    database = SqliteDatabase(sqlite_database)
+    create_tenants(database, ROWS)
+    spec = {"target": "both", "git": {"layout": "sharded"}}
+    return Bridge(tmp_path, database, bridge_spec=spec)
+
+
+def set_layout(bridge: Bridge, layout: str) -> None:
+    document = bridge.load_config_document("lynq-bridge.yaml")
+    document["spec"]["git"]["layout"] = layout
+    bridge.write("lynq-bridge.yaml", document)
+
+
+def committed(bridge: Bridge) -> dict[str, str]:
+    return {p.removeprefix(PREFIX): bridge.show(p) for p in bridge.files()}
+
+
+def rendered(bridge: Bridge, name: str) -> dict[str, str]:
+    out = bridge.root / name
+    assert bridge.cli("render", "--out", str(out)) == 0
+    return {
+        str(f.relative_to(out / HUB)): f.read_text() for f in (out / HUB).rglob("*") if f.is_file()
+    }
+
+
+def changed_paths(bridge: Bridge) -> list[str]:
+    out = git("--git-dir", str(bridge.remote), "diff", "--name-only", "main~1", "main")
+    return sorted(p.removeprefix(PREFIX) for p in out.split())
+
+
+def test_nodes_land_in_their_shards_and_every_listing_names_them(bridge: Bridge) -> None:
+    assert bridge.sync() == 0
+    files = committed(bridge)
+    nodes = [f"{row['tenant_id']}-web" for row in ROWS]
+    for node in nodes:
+        s = shard(node)
+        assert f"{s}/{node}/level-0/lynqnode.yaml" in files
+        assert f"argocd/{s}/{node}.yaml" in files
+        assert node in yaml.safe_load(files[f"{s}/kustomization.yaml"])["resources"]
+        assert (
+            f"{node}.yaml" in yaml.safe_load(files[f"argocd/{s}/kustomization.yaml"])["resources"]
+        )
+        assert node in files[f"{s}/.lynq-inputs"]
+        app = yaml.safe_load(files[f"argocd/{s}/{node}.yaml"])
+        assert app["spec"]["source"]["path"] == f"lynq/{HUB}/{s}/{node}"
+        level = yaml.safe_load(files[f"flux/{s}/{node}/level-0.yaml"])
+        assert level["spec"]["path"] == f"./lynq/{HUB}/{s}/{node}/level-0"
+    shards = sorted({shard(n) for n in nodes})
+    assert yaml.safe_load(files["kustomization.yaml"])["resources"] == shards
+    assert yaml.safe_load(files["argocd/kustomization.yaml"])["resources"] == shards
+    assert yaml.safe_load(files["flux/kustomization.yaml"])["resources"] == shards
+    # The hub's own index holds only the rollout records (none here), the shards' the nodes.
+    assert not [line for line in files[".lynq-inputs"].splitlines() if not line.startswith("#")]
+    assert not [p for p in files if p.split("/")[0] in nodes]  # nothing flat
+    assert committed(bridge) == rendered(bridge, "out")
+
+
+def test_a_one_row_commit_rewrites_only_that_nodes_shard(
+    bridge: Bridge, sqlite_database: Path
+) -> None:
+    """The point of the layout: the hub's own files and every other shard stay as they are."""
+    assert bridge.sync() == 0
+    SqliteDatabase(sqlite_database).execute(
+        "UPDATE tenants SET replicas = 4 WHERE tenant_id = 'gamma'"
+    )
+    assert bridge.sync() == 0
+    s = shard("gamma-web")
+    changed = changed_paths(bridge)
+    inside = [p for p in changed if p.startswith(f"{s}/gamma-web/")]
+    assert sorted(set(changed) - set(inside)) == [f"{s}/.lynq-inputs"]
+    assert f"{s}/gamma-web/level-0/lynqnode.yaml" in inside
+    assert [p for p in inside if p.startswith(f"{s}/gamma-web/level-0/deployment")], inside
+
+
+def test_switching_layouts_moves_every_node_once_and_leaves_nothing_behind(
+    bridge: Bridge,
+) -> None:
+    set_layout(bridge, "flat")
+    assert bridge.sync() == 0
+    flat = committed(bridge)
+    nodes = sorted(f"{row['tenant_id']}-web" for row in ROWS)
+    for layout in ("sharded", "flat"):
+        set_layout(bridge, layout)
+        assert bridge.sync() == 0
+        message = bridge.message()
+        assert re.search(r"^Lynq-Nodes-Removed:$", message, re.M), message
+        assert re.search(r"^Lynq-Nodes-Held:$", message, re.M), message
+        assert f"Lynq-Nodes-Updated: {', '.join(nodes)}" in message
+        files = committed(bridge)
+        assert files == rendered(bridge, f"out-{layout}")
+        where = {shard(n): n for n in nodes} if layout == "sharded" else {}
+        tops = {p.split("/")[0] for p in files}
+        assert tops & set(nodes) == (set() if where else set(nodes))
+        assert tops & set(where) == set(where)
+        # The manifests moved unchanged (the engine files name the new paths).
+        for node in nodes:
+            moved = f"{shard(node)}/{node}" if where else node
+            for path, content in flat.items():
+                if path.startswith(f"{node}/"):
+                    assert files[f"{moved}/{path.removeprefix(f'{node}/')}"] == content
+        head = bridge.head()
+        assert bridge.sync() == 0 and bridge.head() == head  # settled: nothing more to do
+    assert committed(bridge) == flat
+
+
+def test_a_node_that_fails_to_render_stays_where_it_is_until_it_renders(
+    bridge: Bridge,
+) -> None:
+    """A layout switch never drops the files a render error keeps: the failing node stays in
+    its old directory, still listed, and moves with its next clean render."""
+    set_layout(bridge, "flat")
+    assert bridge.sync() == 0
+    service = "gamma-web/level-1/service_default_gamma-app.yaml"
+    before = bridge.show(PREFIX + service)
+    form = (bridge.config / "form.yaml").read_text()
+    broken = form.replace(
+        'selector: {app: "{{ uid }}"}',
+        "selector: {app: \"{{ uid }}{{ plann if uid == 'gamma' else '' }}\"}",
+    )
+    assert broken != form
+    (bridge.config / "form.yaml").write_text(broken)
+    set_layout(bridge, "sharded")
+    assert bridge.sync() == 1  # gamma's service failed; everything else is committed
+    files = committed(bridge)
+    assert files[service] == before
+    assert "gamma-web" in yaml.safe_load(files["kustomization.yaml"])["resources"]
+    assert "argocd/gamma-web.yaml" in files and "flux/gamma-web/level-1.yaml" in files
+    assert not [p for p in files if p.startswith(f"{shard('gamma-web')}/gamma-web/")]
+    others = [f"{row['tenant_id']}-web" for row in ROWS if row["tenant_id"] != "gamma"]
+    for node in others:
+        assert f"{shard(node)}/{node}/level-0/lynqnode.yaml" in files
+        assert not [p for p in files if p.startswith(f"{node}/")]
+    (bridge.config / "form.yaml").write_text(form)
+    assert bridge.sync() == 0
+    assert committed(bridge) == rendered(bridge, "out")
+    assert not [p for p in committed(bridge) if p.startswith("gamma-web/")]
+
+
+def test_a_node_moved_by_hand_into_another_shard_is_put_back(
+    bridge: Bridge, tmp_path: Path
+) -> None:
+    assert bridge.sync() == 0
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", str(bridge.remote), str(clone))
+    home = shard("beta-web")
+    wrong = next(s for s in (shard(f"{r['tenant_id']}-web") for r in ROWS) if s != home)
+    hub = clone / "lynq" / "default" / "tenants"
+    git("-C", str(clone), "mv", f"{hub}/{home}/beta-web", f"{hub}/{wrong}/beta-web")
+    commit_by_hand(clone, "move a node")
+    assert f"{wrong}/beta-web/level-0/lynqnode.yaml" in committed(bridge)
+    assert bridge.sync() == 0
+    assert committed(bridge) == rendered(bridge, "out")
