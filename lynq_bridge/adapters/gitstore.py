@@ -92,6 +92,9 @@ class GitStore:
         # The last commit whose new objects passed index-pack --strict (one: a daemon makes
         # commits for days, and only the one about to be pushed is ever asked about).
         self._checked: str | None = None
+        # The remote head this mirror last fetched or pushed: when the remote still has it, a
+        # fetch would bring nothing (a daemon asks every sync; reset when the mirror goes).
+        self._head: str | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -226,6 +229,7 @@ class GitStore:
             self._git("init", "--quiet", "--bare")
 
     def _discard(self) -> None:
+        self._head = None  # its objects go with the mirror
         try:
             if self.git_dir.is_dir() and not self.git_dir.is_symlink():
                 shutil.rmtree(self.git_dir)
@@ -311,6 +315,8 @@ class GitStore:
         listed = self._git("ls-remote", "--", self.url, ref, remote=True).stdout.decode().split()
         if not listed:
             return Head(None)
+        if listed[0] == self._head:
+            return Head(self._head)  # the commit we pushed or fetched last: nothing to fetch
         tracking = f"refs/remotes/origin/{self.branch}"
         for attempt in range(2):
             try:
@@ -330,7 +336,8 @@ class GitStore:
                 if attempt or (self.git_dir.exists() and REMOTE_TROUBLE.search(str(exc))):
                     raise
                 self._heal(rebuild=f"the fetch failed: {exc}")
-        return Head(self._git("rev-parse", tracking).stdout.decode().strip())
+        self._head = self._git("rev-parse", tracking).stdout.decode().strip()
+        return Head(self._head)
 
     def list_tree(self, commit: str | None, prefix: str) -> dict[str, str]:
         """Blob ids of every file below ``prefix`` at ``commit``, keyed by path under it."""
@@ -614,6 +621,7 @@ class GitStore:
             remote=True,
         )
         if done.returncode == 0:
+            self._head = commit
             self._git("gc", "--auto", "--quiet", check=False)
             return True
         report = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")

@@ -32,6 +32,7 @@ which refuses files outside the kustomization's own directory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -72,6 +73,7 @@ def directory_kustomizations(paths: Iterable[str]) -> dict[str, bytes]:
 SHARD = re.compile(r"[0-9a-f]{2}")
 
 
+@functools.lru_cache(maxsize=1 << 18)  # a daemon asks for the same names every sync
 def shard_of(node: str) -> str:
     """The shard of a node in the sharded layout: the first two hex digits of the SHA-256 of its
     name (256 shards, evenly filled whatever the names look like)."""

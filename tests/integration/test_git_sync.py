@@ -626,3 +626,36 @@ def test_node_directories_are_listed_literally(bridge: Bridge, tmp_path: Path) -
     finally:
         store.close()
     assert files.keys() == {"acme-*/x.yaml"}
+
+
+def test_a_remote_head_this_mirror_has_is_not_fetched_again(bridge: Bridge, tmp_path: Path) -> None:
+    """``fetch_head`` asks the remote for its head every time, but fetches only when the head is
+    not the one this mirror last fetched or pushed; a person's push is fetched."""
+    from lynq_bridge.adapters.gitstore import GitStore
+    from lynq_bridge.config.loading import load_config
+
+    assert bridge.sync() == 0
+    config = load_config(bridge.config)
+    store = GitStore(config.bridge.spec.git, tmp_path / "work2")
+    calls: list[str] = []
+    real = store._git
+
+    def recording(*args: str, **options: Any) -> Any:
+        calls.append(args[0])
+        return real(*args, **options)
+
+    store._git = recording  # type: ignore[method-assign]
+    store.open()
+    try:
+        first = store.fetch_head().commit
+        assert calls.count("fetch") == 1
+        assert store.fetch_head().commit == first and calls.count("fetch") == 1
+        clone = tmp_path / "clone"
+        git("clone", "--quiet", str(bridge.remote), str(clone))
+        (clone / "README.md").write_text("hello\n")
+        commit_by_hand(clone, "a person's commit")
+        second = store.fetch_head().commit
+        assert second == bridge.head() != first and calls.count("fetch") == 2
+        assert store.read_files(second or "", ["README.md"]) == {"README.md": b"hello\n"}
+    finally:
+        store.close()
