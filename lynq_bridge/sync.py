@@ -30,6 +30,7 @@ from lynq_bridge.claims import ClaimCheck
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.credentials import credential_warnings, strip_credentials
+from lynq_bridge.core.delta import Settled, changed_rows, plan_delta, settle
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
 from lynq_bridge.core.inputs import (
     CommittedInputs,
@@ -50,13 +51,14 @@ from lynq_bridge.core.messages import (
     revision_changed,
     settled_node_count,
 )
+from lynq_bridge.core.naming import node_name
 from lynq_bridge.core.planning import (
     DeletionGuard,
     HubPlan,
     history_paths,
     plan_hub,
 )
-from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub
+from lynq_bridge.core.rendering import HubRender, NodeRender, input_key_of, render_hub, render_node
 from lynq_bridge.core.rows import Row, rows_from_records, snapshot_of
 from lynq_bridge.errors import ConfigError, GitConflict, LeaseLost, TemporaryError, UnsafeCommit
 from lynq_bridge.notify import Notification, Notifier, changed_nodes
@@ -198,6 +200,8 @@ class Syncer:
         self._caches: dict[str, HubMemo] = {}
         # Per hub: (commit, its listing, its trusted index) as this syncer left the branch.
         self._known: dict[str, tuple[str, HubListing, CommittedInputs]] = {}
+        # Per hub left settled by this syncer: what plans a change of a few rows (core.delta).
+        self._settled: dict[str, Settled] = {}
         self.progress: Callable[[int, int], None] | None = None
 
     def _cache(self, hub: LynqHub, revision: str) -> HubMemo:
@@ -263,6 +267,99 @@ class Syncer:
         objects = {n: files for n, (_key, _digest, files) in plan.index.items()}
         self._remember(hub, commit, after, CommittedInputs(keys, objects, digests, plan.records))
 
+    def _settle(
+        self,
+        hub: LynqHub,
+        commit: str,
+        stamp: Stamp,
+        rows: list[Row],
+        render: HubRender,
+        plan: HubPlan,
+    ) -> None:
+        """Remember a hub the full path left settled at ``commit`` (every node rendered cleanly
+        and indexed, nothing held, blocked or rolling), so that the next change of a few rows
+        takes ``_sync_delta``; forget it otherwise."""
+        key = hub_key(hub)
+        clean = (
+            plan.index is not None
+            and not plan.records
+            and not plan.held
+            and not render.row_errors
+            and not render.blocked_nodes
+            and len(plan.index) == render.node_count
+            and not any(n.failed or n.skipped or n.withheld for n in render.nodes.values())
+        )
+        if clean and plan.index is not None:
+            self._settled[key] = Settled.of(commit, stamp.form_revision, rows, plan.index)
+        else:
+            self._settled.pop(key, None)
+
+    def _sync_delta(
+        self,
+        hub: LynqHub,
+        commit: str | None,
+        rows: list[Row],
+        stamp: Stamp,
+        hub_dir: str,
+        result: HubResult,
+    ) -> bool:
+        """Sync a settled hub whose rows changed in a few values only (``core.delta``); False
+        when the full path must run (nothing was pushed then)."""
+        key = hub_key(hub)
+        settled, known = self._settled.pop(key, None), self._known.get(key)
+        forms = self.compiled.forms_of(hub)
+        if (
+            settled is None
+            or known is None
+            or commit is None
+            or settled.commit != commit
+            or known[0] != commit
+            or settled.revision != stamp.form_revision
+            or any(f.form.spec.rollout.maxSkew > 0 for f in forms)
+        ):
+            return False
+        changed = changed_rows(settled, rows)
+        if not changed:
+            return False
+        target = self.compiled.target
+        nodes: dict[str, NodeRender] = {}
+        for row in changed:
+            for form in forms:
+                node = render_node(hub, form, row, target, clock=time.monotonic)
+                node.input_key = input_key_of(stamp.form_revision, form, row)
+                nodes[node_name(row.uid, form.name)] = node
+        committed = self.git.list_nodes(commit, hub_dir, nodes, sharded=target.sharded)
+        self.claims.withhold(hub, HubRender(nodes=nodes), committed)
+        plan = plan_delta(hub, settled, nodes, committed, known[1].files, target)
+        if plan is None or plan.index is None:
+            return False
+        result.nodes = len(plan.index)
+        _count(result, plan)
+        result.changed_nodes = changed_nodes(plan)
+        if not plan.changed:
+            result.unchanged = True
+            self._settled[key] = settled  # the branch holds what it held: rows re-render
+            return True
+        sha = self.git.commit(
+            commit,
+            writes={f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
+            deletes=[f"{hub_dir}/{p}" for p in plan.deletes],
+            message=commit_message(plan, stamp, [], node_count=result.nodes),
+        )
+        if self.may_push is not None and not self.may_push(hub):
+            raise LeaseLost(
+                f"hub {result.hub}: this replica lost the hub's Lease before the push; "
+                "the commit was not pushed and the new holder syncs the hub"
+            )
+        if not self.git.push(sha):
+            log.info("push of hub %s was rejected; syncing it in full", result.hub)
+            return False
+        result.commit = sha
+        self._remember_commit(hub, sha, known[1], plan)
+        settle(settled, sha, rows, plan)
+        self._settled[key] = settled
+        return True
+
     def close(self) -> None:
         self.git.close()
         self.datasources.dispose()
@@ -311,6 +408,8 @@ class Syncer:
                 dirs = self.git.list_dirs(head.commit, hub_dir)
                 count = len([d for d in dirs if is_node_dir(d)])  # not argocd/, flux/
             result.nodes = count
+            return
+        if self._sync_delta(hub, head.commit, rows, stamp, hub_dir, result):
             return
         retries = compiled.config.bridge.spec.git.pushRetries
         for _attempt in range(retries):
@@ -377,6 +476,7 @@ class Syncer:
                 result.unchanged = True
                 if head.commit is not None:
                     self._remember(hub, head.commit, listing, committed)
+                    self._settle(hub, head.commit, stamp, rows, render, plan)
                 return
             sha = self.git.commit(
                 head.commit,
@@ -394,6 +494,7 @@ class Syncer:
             if self.git.push(sha):
                 result.commit = sha
                 self._remember_commit(hub, sha, listing, plan)
+                self._settle(hub, sha, stamp, rows, render, plan)
                 return
             log.info("push of hub %s was rejected; rebasing on the new remote head", result.hub)
             head = self.git.fetch_head()

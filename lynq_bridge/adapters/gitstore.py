@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from lynq_bridge.adapters.catfile import LARGEST_BATCH, CatFile
 from lynq_bridge.adapters.commitcheck import verify_commit
 from lynq_bridge.adapters.gitlocal import GIT_TIMEOUT_SECONDS, first_error
 from lynq_bridge.adapters.mirrorhealth import (
@@ -46,6 +47,7 @@ MIRROR = "mirror.git"  # the bare repository, inside the work directory
 LOCK_FILE = "lynq-bridge.lock"  # our own lock, next to the mirror rather than among git's files
 NEW_PACK = "new.pack"  # the objects of a commit being built, before index-pack stores them
 VERIFY_PACK = "verify.pack"  # the objects of a commit about to be pushed, checked like fsck
+DAMAGE_CHECK_SECONDS = 60.0  # a healthy mirror is checked again after this long
 LIST_NODES_AT_ONCE = 2000  # above this many node directories, one listing of the whole hub
 DEFAULT_USERNAME = "x-access-token"  # what GitHub, Gitea and most hosts accept with a token
 # Git asks this helper for the credentials of an http(s) remote; it answers from the environment
@@ -95,6 +97,8 @@ class GitStore:
         # The remote head this mirror last fetched or pushed: when the remote still has it, a
         # fetch would bring nothing (a daemon asks every sync; reset when the mirror goes).
         self._head: str | None = None
+        self._catfile = CatFile(self.git_dir)  # small reads, without a process each
+        self._undamaged_at: float | None = None  # when _damage last found nothing
 
     # ------------------------------------------------------------------ plumbing
 
@@ -134,9 +138,12 @@ class GitStore:
                 check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
+            self._undamaged_at = None
             raise GitUnavailable(
                 f"git {args[0]} failed for {self.shown_url}: {mask_credentials(str(exc))}"
             ) from exc
+        if done.returncode != 0:
+            self._undamaged_at = None  # the next heal checks the mirror again
         if check and done.returncode != 0:
             self._note_damage(args[0], done.stderr)
             raise GitUnavailable(
@@ -221,7 +228,7 @@ class GitStore:
         Any git lock file is then left by a killed process and is removed. A mirror that fails
         the cheap check (or ``rebuild``, the reason it must go) is deleted and re-created: the
         remote is the only state, so the next fetch restores everything."""
-        reason = rebuild or self._remove_stale_files() or self._damage()
+        reason = rebuild or self._remove_stale_files() or self._recent_damage()
         if reason and self.git_dir.exists():
             log.warning("rebuilding the Git mirror %s from the remote: %s", self.git_dir, reason)
             self._discard()
@@ -230,6 +237,7 @@ class GitStore:
 
     def _discard(self) -> None:
         self._head = None  # its objects go with the mirror
+        self._catfile.close()
         try:
             if self.git_dir.is_dir() and not self.git_dir.is_symlink():
                 shutil.rmtree(self.git_dir)
@@ -259,6 +267,16 @@ class GitStore:
                     except OSError as exc:
                         return f"{path} cannot be removed ({exc})"
         return None
+
+    def _recent_damage(self) -> str | None:
+        """``_damage``, unless it found nothing less than ``DAMAGE_CHECK_SECONDS`` ago and no
+        git command failed since (a daemon fetches every sync; the check is three processes)."""
+        now = time.monotonic()
+        if self._undamaged_at is not None and now - self._undamaged_at < DAMAGE_CHECK_SECONDS:
+            return None
+        reason = self._damage()
+        self._undamaged_at = None if reason else now
+        return reason
 
     def _damage(self) -> str | None:
         """Why the mirror cannot be trusted, or None: a cheap check, not a full ``fsck``."""
@@ -299,6 +317,7 @@ class GitStore:
                 return
 
     def close(self) -> None:
+        self._catfile.close()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -456,6 +475,12 @@ class GitStore:
         """``git cat-file --batch`` of ``objects``, in order (None for a missing one)."""
         if not objects:
             return []
+        if len(objects) <= LARGEST_BATCH:
+            try:
+                return self._catfile.read(objects)
+            except GitUnavailable:
+                # Asked again of a process of its own, whose error tells a damaged mirror.
+                self._undamaged_at = None
         request = "".join(f"{o}\n" for o in objects).encode()
         out = self._git("cat-file", "--batch", input=request).stdout
         contents: list[bytes | None] = []

@@ -57,6 +57,7 @@ __all__ = [
     "history_paths",
     "kustomization",
     "lynqnode_manifest",
+    "node_files",
     "nodes_changing",
     "plan_hub",
     "previous_inventory",
@@ -246,6 +247,14 @@ def _node_files(
     if not kept and not (node.failed or node.skipped):
         node.assembled = assembled
     return assembled, {f"{directory}/{path}" for path in kept}
+
+
+def node_files(hub: LynqHub, node: NodeRender, target: Target) -> dict[str, tuple[bytes, str]]:
+    """The files of a node rendered without errors, as (content, blob id) by path relative to
+    the hub directory (memoised on the node, as ``plan_hub`` does)."""
+    if node.failed or node.skipped:
+        raise ValueError(f"node {node.name} has render errors: its files depend on the branch")
+    return _node_files(hub, node, (), None, target, {})[0]
 
 
 def plan_hub(

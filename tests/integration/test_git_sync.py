@@ -628,9 +628,12 @@ def test_node_directories_are_listed_literally(bridge: Bridge, tmp_path: Path) -
     assert files.keys() == {"acme-*/x.yaml"}
 
 
-def test_a_remote_head_this_mirror_has_is_not_fetched_again(bridge: Bridge, tmp_path: Path) -> None:
+def test_a_remote_head_this_mirror_has_is_not_fetched_again_nor_checked_twice(
+    bridge: Bridge, tmp_path: Path
+) -> None:
     """``fetch_head`` asks the remote for its head every time, but fetches only when the head is
-    not the one this mirror last fetched or pushed; a person's push is fetched."""
+    not the one this mirror last fetched or pushed; a person's push is fetched. The mirror's
+    damage check runs once a minute, and again after any git command failed."""
     from lynq_bridge.adapters.gitstore import GitStore
     from lynq_bridge.config.loading import load_config
 
@@ -649,7 +652,11 @@ def test_a_remote_head_this_mirror_has_is_not_fetched_again(bridge: Bridge, tmp_
     try:
         first = store.fetch_head().commit
         assert calls.count("fetch") == 1
+        checks = calls.count("for-each-ref")  # the mirror's damage check
         assert store.fetch_head().commit == first and calls.count("fetch") == 1
+        assert calls.count("for-each-ref") == checks  # checked less than a minute ago
+        store._git("cat-file", "-e", "0" * 40, check=False)  # a git command fails
+        assert store.fetch_head().commit == first and calls.count("for-each-ref") == checks + 1
         clone = tmp_path / "clone"
         git("clone", "--quiet", str(bridge.remote), str(clone))
         (clone / "README.md").write_text("hello\n")

@@ -184,3 +184,58 @@ def test_a_node_moved_by_hand_into_another_shard_is_put_back(
     assert f"{wrong}/beta-web/level-0/lynqnode.yaml" in committed(bridge)
     assert bridge.sync() == 0
     assert committed(bridge) == rendered(bridge, "out")
+
+
+@pytest.mark.parametrize("layout", ["flat", "sharded"])
+def test_a_daemon_plans_value_changes_of_a_settled_hub_without_the_full_path(
+    bridge: Bridge,
+    sqlite_database: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    layout: str,
+) -> None:
+    """Value changes of a few rows of a settled hub take ``core.delta``; a new row, a commit by
+    someone else or a render error take the full path; either way the branch ends where a fresh
+    process's render does."""
+    import lynq_bridge.sync as sync_module
+    from lynq_bridge.config.loading import load_config
+
+    set_layout(bridge, layout)
+    full: list[int] = []
+    real = sync_module.render_hub
+
+    def counting(*args: Any, **options: Any) -> Any:
+        full.append(1)
+        return real(*args, **options)
+
+    monkeypatch.setattr(sync_module, "render_hub", counting)
+    database = SqliteDatabase(sqlite_database)
+    daemon = sync_module.Syncer(load_config(bridge.config))
+    try:
+        assert daemon.sync_all()[0].commit and len(full) == 1
+        steps = [  # (statement, full renders it takes, nodes after it)
+            ("UPDATE tenants SET replicas = 5 WHERE tenant_id = 'acme'", 0, 5),
+            # The Ingress goes, and with it the node's last level and Flux Kustomization.
+            ("UPDATE tenants SET domain = NULL WHERE tenant_id = 'beta'", 1, 5),
+            ("INSERT INTO tenants (tenant_id, active) VALUES ('zeta', '1')", 1, 6),
+            ("UPDATE tenants SET replicas = 2 WHERE tenant_id = 'zeta'", 0, 6),  # settled again
+            ("UPDATE tenants SET plan = 'pro' WHERE tenant_id IN ('acme', 'gamma')", 0, 6),
+        ]
+        for statement, renders, nodes in steps:
+            before = len(full)
+            database.execute(statement)
+            (result,) = daemon.sync_all()
+            assert result.commit and not result.failure and not result.errors, statement
+            assert (len(full) - before, result.nodes) == (renders, nodes), statement
+        clone = tmp_path / "person"
+        git("clone", "--quiet", str(bridge.remote), str(clone))
+        (clone / "README.md").write_text("a person's file\n")
+        commit_by_hand(clone, "a person's commit")
+        database.execute("UPDATE tenants SET replicas = 4 WHERE tenant_id = 'acme'")
+        before = len(full)
+        assert daemon.sync_all()[0].commit and len(full) == before + 1  # not our head: full
+    finally:
+        daemon.close()
+    head = bridge.head()
+    assert bridge.sync() == 0 and bridge.head() == head  # a fresh process: nothing to do
+    assert committed(bridge) == {**rendered(bridge, "fresh"), "README.md": "a person's file\n"}
