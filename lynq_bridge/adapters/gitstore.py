@@ -403,6 +403,13 @@ class GitStore:
                 nodes[name] = sha
             else:
                 others.append(f"{path}/")
+        if len(others) > LIST_NODES_AT_ONCE:  # a layout switch: every node is in another place
+            wanted = {o[len(prefix) + 1 :] for o in others}
+            for path, sha in self.list_tree(commit, prefix).items():
+                parts = path.split("/", 2)
+                if f"{parts[0]}/" in wanted or "/".join(parts[:2]) + "/" in wanted:
+                    files[path] = sha
+            return HubListing(nodes, files)
         for path, _kind, sha in self._ls_tree(commit, others, recursive=True):
             files[path[len(prefix) + 1 :]] = sha
         return HubListing(nodes, files)

@@ -106,9 +106,14 @@ def test_a_one_row_commit_rewrites_only_that_nodes_shard(
     assert [p for p in inside if p.startswith(f"{s}/gamma-web/level-0/deployment")], inside
 
 
+@pytest.mark.parametrize("at_once", [None, 2])
 def test_switching_layouts_moves_every_node_once_and_leaves_nothing_behind(
-    bridge: Bridge,
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch, at_once: int | None
 ) -> None:
+    """(``at_once``: as many misplaced nodes as a hub of 100,000 has, which are listed with the
+    whole hub instead of one path each: too many for one command line.)"""
+    if at_once is not None:
+        monkeypatch.setattr("lynq_bridge.adapters.gitstore.LIST_NODES_AT_ONCE", at_once)
     set_layout(bridge, "flat")
     assert bridge.sync() == 0
     flat = committed(bridge)
@@ -170,9 +175,12 @@ def test_a_node_that_fails_to_render_stays_where_it_is_until_it_renders(
     assert not [p for p in committed(bridge) if p.startswith("gamma-web/")]
 
 
+@pytest.mark.parametrize("at_once", [None, 0])
 def test_a_node_moved_by_hand_into_another_shard_is_put_back(
-    bridge: Bridge, tmp_path: Path
+    bridge: Bridge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at_once: int | None
 ) -> None:
+    if at_once is not None:
+        monkeypatch.setattr("lynq_bridge.adapters.gitstore.LIST_NODES_AT_ONCE", at_once)
     assert bridge.sync() == 0
     clone = tmp_path / "clone"
     git("clone", "--quiet", str(bridge.remote), str(clone))
