@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
 import resource
 import shutil
 import sqlite3
@@ -174,6 +176,51 @@ def change_one_row(directory: Path, syncer: Syncer, uid: str) -> tuple[float, in
     return seconds, len(changed)
 
 
+def remote_seconds(trace: Path) -> float:
+    """Seconds the remote's ``git receive-pack`` ran in the pushes traced to ``trace``
+    (GIT_TRACE2_EVENT): its connectivity check walks every tree of the branch, which is the
+    remote's work, not the bridge's (a Git host runs the same check)."""
+    started: set[tuple[str, int]] = set()
+    seconds = 0.0
+    for line in trace.read_text().splitlines():
+        event = json.loads(line)
+        key = (event.get("sid", ""), event.get("child_id", -1))
+        if event["event"] == "child_start" and "git-receive-pack" in " ".join(event["argv"]):
+            started.add(key)
+        elif event["event"] == "child_exit" and key in started:
+            seconds += event["t_rel"]
+    trace.unlink()
+    return seconds
+
+
+def daemon_figures(directory: Path, daemon: Syncer, runs: int) -> list[tuple[float, float]]:
+    """One-row changes in a warm daemon: (total seconds, bridge seconds) each, the bridge's
+    being the total without the query and without the remote's receive-pack."""
+    real = daemon.datasources.fetch_records
+    spent: list[float] = []
+
+    def query(hub: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return real(hub)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    daemon.datasources.fetch_records = query  # type: ignore[method-assign]
+    trace = directory / "trace2.json"
+    os.environ["GIT_TRACE2_EVENT"] = str(trace)
+    out = []
+    try:
+        for i in range(runs):
+            spent.clear()
+            total, _ = change_one_row(directory, daemon, f"t0006{i}")
+            out.append((total, total - sum(spent) - remote_seconds(trace)))
+    finally:
+        del os.environ["GIT_TRACE2_EVENT"]
+        daemon.datasources.fetch_records = real  # type: ignore[method-assign]
+    return out
+
+
 def in_process_figures(
     config: Any, sources: Datasources, directory: Path, args: argparse.Namespace
 ) -> tuple[float, float]:
@@ -266,10 +313,16 @@ def main() -> None:
     daemon = Syncer(config)  # the daemon keeps what it knows of the hub between syncs
     change_one_row(directory, daemon, "t00043")
     runs = sorted(change_one_row(directory, daemon, f"t0005{i}")[0] for i in range(5))
-    daemon.close()
     print(
         f"one changed row, daemon (warm): median {runs[2]:.3f} s of 5 "
         f"({', '.join(f'{r:.3f}' for r in runs)})"
+    )
+    split = daemon_figures(directory, daemon, 5)
+    daemon.close()
+    bridge = sorted(b for _, b in split)
+    print(
+        f"  of which the bridge's work (without the query and the remote's receive-pack): "
+        f"median {bridge[2] * 1000:.0f} ms of 5 ({', '.join(f'{b * 1000:.0f}' for b in bridge)})"
     )
 
     sources.dispose()

@@ -59,7 +59,7 @@ from lynq_bridge.core.planning import (
     plan_hub,
 )
 from lynq_bridge.core.rendering import HubRender, NodeRender, input_key_of, render_hub, render_node
-from lynq_bridge.core.rows import Row, rows_from_records, snapshot_of
+from lynq_bridge.core.rows import Row, SnapshotMemo, rows_from_records, snapshot_of
 from lynq_bridge.errors import ConfigError, GitConflict, LeaseLost, TemporaryError, UnsafeCommit
 from lynq_bridge.notify import Notification, Notifier, changed_nodes
 from lynq_bridge.rollouts import HubRollout, Rollouts
@@ -98,6 +98,7 @@ class HubMemo:
 
     revision: str
     rows: dict[Any, Row | None] = field(default_factory=dict)
+    snapshot: SnapshotMemo = field(default_factory=SnapshotMemo)
     keys: dict[Any, tuple[str, str | None, str]] = field(default_factory=dict)
     renders: dict[Any, NodeRender] = field(default_factory=dict)
 
@@ -355,10 +356,28 @@ class Syncer:
             log.info("push of hub %s was rejected; syncing it in full", result.hub)
             return False
         result.commit = sha
-        self._remember_commit(hub, sha, known[1], plan)
+        self._remember_delta(hub, sha, known, plan)
         settle(settled, sha, rows, plan)
         self._settled[key] = settled
         return True
+
+    def _remember_delta(
+        self,
+        hub: LynqHub,
+        commit: str,
+        known: tuple[str, HubListing, CommittedInputs],
+        plan: HubPlan,
+    ) -> None:
+        """``_remember_commit`` for a plan of ``core.delta``: the known listing and index with
+        the changed nodes' entries replaced (copies made by ``dict``, not a loop per node)."""
+        assert plan.index is not None
+        _before, listing, inputs = known
+        changed = {name: plan.index[name] for name in plan.nodes}
+        keys, digests, objects = dict(inputs), dict(inputs.digests), dict(inputs.objects)
+        for name, (key, digest, files) in changed.items():
+            keys[name], digests[name], objects[name] = key, digest, files
+        after = listing.after(plan.writes, plan.deletes, ())
+        self._known[hub_key(hub)] = (commit, after, CommittedInputs(keys, objects, digests))
 
     def close(self) -> None:
         self.git.close()
@@ -395,7 +414,7 @@ class Syncer:
         revision = compiled.revision_of(hub)
         memo = self._cache(hub, revision)
         rows = rows_from_records(records, columns=query.variables, memo=memo.rows)
-        stamp = Stamp(hub_key(hub), revision, snapshot_of(rows))
+        stamp = Stamp(hub_key(hub), revision, snapshot_of(rows, memo.snapshot))
         hub_dir = compiled.hub_dir(hub)
         head = self.git.fetch_head()
         last = self.git.last_message(head.commit, hub_dir) or ""

@@ -47,6 +47,7 @@ MIRROR = "mirror.git"  # the bare repository, inside the work directory
 LOCK_FILE = "lynq-bridge.lock"  # our own lock, next to the mirror rather than among git's files
 NEW_PACK = "new.pack"  # the objects of a commit being built, before index-pack stores them
 VERIFY_PACK = "verify.pack"  # the objects of a commit about to be pushed, checked like fsck
+GC_EVERY = 10  # pushes between two ``git gc --auto`` (which repacks past 50 packs)
 DAMAGE_CHECK_SECONDS = 60.0  # a healthy mirror is checked again after this long
 LIST_NODES_AT_ONCE = 2000  # above this many node directories, one listing of the whole hub
 DEFAULT_USERNAME = "x-access-token"  # what GitHub, Gitea and most hosts accept with a token
@@ -99,6 +100,7 @@ class GitStore:
         self._head: str | None = None
         self._catfile = CatFile(self.git_dir)  # small reads, without a process each
         self._undamaged_at: float | None = None  # when _damage last found nothing
+        self._pushes = 0
 
     # ------------------------------------------------------------------ plumbing
 
@@ -654,7 +656,9 @@ class GitStore:
         )
         if done.returncode == 0:
             self._head = commit
-            self._git("gc", "--auto", "--quiet", check=False)
+            self._pushes += 1
+            if self._pushes % GC_EVERY == 1:  # a daemon pushes a small pack per change
+                self._git("gc", "--auto", "--quiet", check=False)
             return True
         report = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
         # Someone else moved the branch: refused as non-fast-forward, or (when the race is

@@ -216,6 +216,20 @@ def test_snapshot_is_the_hash_of_sorted_name_value_pairs_of_every_row() -> None:
     assert snapshot_of([]) == hashlib.sha256().hexdigest()[:16]
 
 
+def test_a_daemons_snapshot_reuses_the_text_of_unchanged_rows_only() -> None:
+    from lynq_bridge.core.rows import SnapshotMemo, rows_from_records, snapshot_of
+
+    memo: dict[object, object] = {}
+    records = [(f"t{i}", "1", "pro", i) for i in range(5)]
+    snapshot = SnapshotMemo()
+    rows = rows_from_records(records, columns=["plan", "replicas"], memo=memo)  # type: ignore[arg-type]
+    assert snapshot_of(rows, snapshot) == snapshot_of(rows)
+    for changed in ([*records[:2], ("t2", "1", "basic", 2), *records[3:]], records[1:], records):
+        rows = rows_from_records(changed, columns=["plan", "replicas"], memo=memo)  # type: ignore[arg-type]
+        fresh = snapshot_of(rows_from_records(changed, columns=["plan", "replicas"]))
+        assert snapshot_of(rows, snapshot) == fresh
+
+
 def test_node_count_trailer_is_written_and_read_back() -> None:
     from lynq_bridge.core.messages import settled_node_count
 
