@@ -17,7 +17,7 @@ random changes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.inputs import (
@@ -46,13 +46,20 @@ class Settled:
     revision: str
     rows: list[Row]  # as the query returned them
     index: dict[str, IndexEntry]  # node -> its index entry, every node of the hub
-    owners: dict[str, str] = field(default_factory=dict)  # object file name -> its node
+    _owners: dict[str, str] | None = None  # object file name -> its node, once asked
     shards: dict[str, list[str]] | None = None  # the nodes of each shard, once asked
 
     @staticmethod
     def of(commit: str, revision: str, rows: list[Row], index: dict[str, IndexEntry]) -> Settled:
-        owners = {file: node for node, (_, _, files) in index.items() for file in files}
-        return Settled(commit, revision, rows, index, owners)
+        return Settled(commit, revision, rows, index)
+
+    @property
+    def owners(self) -> dict[str, str]:
+        """Object file name -> the node owning it (built on the first delta: a ``sync
+        --once`` process never needs it)."""
+        if self._owners is None:
+            self._owners = {f: node for node, (_, _, files) in self.index.items() for f in files}
+        return self._owners
 
     def by_shard(self) -> dict[str, list[str]]:
         """The nodes of each shard (a delta never adds or removes a node)."""

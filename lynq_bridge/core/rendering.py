@@ -8,6 +8,7 @@ variables and never rendered themselves.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -334,7 +335,12 @@ def input_key_of(revision: str, form: CompiledForm, row: Row) -> str:
 
 def form_key_of(revision: str, form: CompiledForm) -> str:
     """The form half of the input keys of ``form``'s nodes under ``revision``."""
-    text = "\0".join((revision, form.name, form.fingerprint))
+    return _form_key(revision, form.name, form.fingerprint)
+
+
+@functools.lru_cache(maxsize=256)  # the same for every row of a form: 100,000 hashes saved
+def _form_key(revision: str, name: str, fingerprint: str) -> str:
+    text = "\0".join((revision, name, fingerprint))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
