@@ -73,9 +73,11 @@ def engine(stack: Stack, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def flux_bridge(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EBridge]:
-    """A bridge daemon with ``target: flux`` and the hub's root Kustomization applied."""
+    """A bridge daemon with ``target: flux`` and the hub's root Kustomization applied, in the
+    sharded layout (the Argo CD tests use the flat one): kustomize-controller applies each
+    level from its node's directory in its shard."""
     engine(stack, "flux")
-    bridge = E2EBridge(stack, "flux", tmp_path_factory.mktemp("flux-bridge"))
+    bridge = E2EBridge(stack, "flux", tmp_path_factory.mktemp("flux-bridge"), layout="sharded")
     try:
         stack.apply(flux_root(bridge.hub_namespace, "tenants"))
         yield bridge

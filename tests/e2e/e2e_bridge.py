@@ -138,9 +138,17 @@ class E2EBridge:
     """One BridgeConfig + LynqHub + form on a SQLite file, run by ``lynq-bridge run``."""
 
     def __init__(
-        self, stack: Stack, engine: str, root: Path, *, notify: bool = True, hub: str = ""
+        self,
+        stack: Stack,
+        engine: str,
+        root: Path,
+        *,
+        notify: bool = True,
+        hub: str = "",
+        layout: str = "flat",
     ) -> None:
         self.stack, self.engine, self.root = stack, engine, root
+        self.layout = layout  # git.layout
         self.hub_namespace = f"hub-{hub or engine}"
         self.prefix = "fx" if engine == "flux" else "ac"
         self.config = root / "config"
@@ -173,6 +181,7 @@ class E2EBridge:
                 "path": "lynq",
                 "workDir": str(self.root / "work"),
                 "author": {"name": "lynq-bridge", "email": "bridge@example.com"},
+                "layout": self.layout,
             },
             "target": self.engine,
             "secretsDir": str(self.root / "secrets"),

@@ -7,6 +7,7 @@ bridge daemon, each with its own tenants.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,6 +55,11 @@ def test_each_level_is_a_kustomization_that_depends_on_the_one_before(
     for index, name in enumerate(names):
         depends = [d["name"] for d in kustomizations[name]["spec"].get("dependsOn", [])]
         assert depends == ([names[index - 1]] if index else []), (name, depends)
+        # This bridge uses git.layout: sharded: each level is applied from the node's shard.
+        node = kustomizations[name]["metadata"]["labels"]["lynq.sh/node"]
+        shard = hashlib.sha256(node.encode()).hexdigest()[:2]
+        path = f"./lynq/{flux_bridge.hub_namespace}/tenants/{shard}/{node}/level-{index}"
+        assert kustomizations[name]["spec"]["path"] == path
 
 
 def test_update_rolls_only_that_tenants_deployment(flux_bridge: E2EBridge, api: ApiClient) -> None:

@@ -283,7 +283,7 @@ def dry_run(plane: ControlPlane, documents: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.cluster
-@pytest.mark.parametrize("bridge", TARGETS, indirect=True)
+@pytest.mark.parametrize("bridge", [*TARGETS, *SHARDED], indirect=True)
 def test_rendered_tree_is_accepted_by_the_api_server(
     bridge: Bridge, gitops_plane: ControlPlane
 ) -> None:
