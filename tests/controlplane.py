@@ -143,6 +143,22 @@ class ControlPlane:
             check=check,
         )
 
+    def wait_established(self, *args: str, seconds: float = 60) -> None:
+        """``kubectl wait --for=condition=Established`` for the CRDs of ``args`` (``-f`` pairs).
+        kubectl gives up at once, instead of waiting, on a CRD whose status has no conditions
+        yet (".status.conditions accessor error: <nil>"): that one answer is asked again."""
+        deadline = time.monotonic() + seconds
+        while True:
+            done = self.kubectl(
+                "wait", "--for=condition=Established", f"--timeout={int(seconds)}s", *args,
+                check=False,
+            )  # fmt: skip
+            if done.returncode == 0:
+                return
+            if "accessor error" not in done.stderr or time.monotonic() > deadline:
+                raise ControlPlaneError(f"kubectl wait for {' '.join(args)} failed: {done.stderr}")
+            time.sleep(0.5)
+
     def stop(self) -> None:
         """Stop every process this control plane started, by PID, newest first and one at a
         time: kube-apiserver deletes its lease in etcd on the way out, so etcd must outlive it."""
@@ -315,4 +331,4 @@ def install_crds(plane: ControlPlane, directory: Path) -> None:
         raise ControlPlaneError(f"no CRD files in {directory}")
     args = [arg for path in files for arg in ("-f", str(path))]
     plane.kubectl("apply", "--server-side", *args)
-    plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *args)
+    plane.wait_established(*args)

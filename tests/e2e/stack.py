@@ -333,7 +333,7 @@ def start_flux(stack: Stack) -> None:
     args = [a for path in crds for a in ("-f", str(path))]
     stack.kubectl("apply", "--server-side", *args)
     # kustomize-controller exits at start when its CRD is not served yet.
-    stack.kubectl("wait", "--for=condition=Established", "--timeout=60s", *args)
+    stack.plane.wait_established(*args)
     env = {"RUNTIME_NAMESPACE": FLUX_NAMESPACE}
     storage = stack.work / "flux-storage"
     storage.mkdir(exist_ok=True)
@@ -403,7 +403,7 @@ def start_argocd(stack: Stack) -> None:
     crds = sorted((stack.e2e_bin / "crds").glob("*.yaml"))
     args = [a for path in crds for a in ("-f", str(path))]
     stack.kubectl("apply", "--server-side", *args)
-    stack.kubectl("wait", "--for=condition=Established", "--timeout=60s", *args)
+    stack.plane.wait_established(*args)
     settings = example("argocd/argocd-cm.yaml")[0]
     # Argo CD's in-cluster destination reads a pod's service-account mount; outside a pod the
     # API server is registered as an ordinary cluster instead (argocd_cluster).

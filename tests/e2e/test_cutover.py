@@ -155,7 +155,7 @@ def rollouts(api: ApiClient, uid: str) -> list[str]:
 def install_crds(stack: Stack, *files: Path) -> None:
     args = [a for path in files for a in ("-f", str(path))]
     stack.kubectl("apply", "--server-side", "--force-conflicts", *args)
-    stack.kubectl("wait", "--for=condition=Established", "--timeout=60s", *args)
+    stack.plane.wait_established(*args)
 
 
 def bridge_crds(work: Path) -> Path:
