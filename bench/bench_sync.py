@@ -176,6 +176,16 @@ def change_one_row(directory: Path, syncer: Syncer, uid: str) -> tuple[float, in
     return seconds, len(changed)
 
 
+def insert_one_row(directory: Path, syncer: Syncer, uid: str) -> float:
+    """INSERT one row (a new tenant) and sync: seconds to a pushed commit."""
+    with sqlite3.connect(directory / "tenants.db") as db:
+        db.execute("INSERT INTO tenants VALUES (?, '1', '', 'basic', 1)", (uid,))
+    db.close()
+    seconds, results = timed(syncer.sync_all)
+    assert results[0].commit and results[0].added == 1, results
+    return float(seconds)
+
+
 def remote_seconds(trace: Path) -> float:
     """Seconds the remote's ``git receive-pack`` ran in the pushes traced to ``trace``
     (GIT_TRACE2_EVENT): its connectivity check walks every tree of the branch, which is the
@@ -318,7 +328,13 @@ def main() -> None:
         f"({', '.join(f'{r:.3f}' for r in runs)})"
     )
     split = daemon_figures(directory, daemon, 5)
+    run = int(time.time())  # new uids in every run on the same --dir
+    inserts = sorted(insert_one_row(directory, daemon, f"new{run}{i}") for i in range(3))
     daemon.close()
+    print(
+        f"one new row, daemon (warm): median {inserts[1]:.3f} s of 3 "
+        f"({', '.join(f'{r:.3f}' for r in inserts)})"
+    )
     bridge = sorted(b for _, b in split)
     print(
         f"  of which the bridge's work (without the query and the remote's receive-pack): "

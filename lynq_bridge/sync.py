@@ -30,7 +30,7 @@ from lynq_bridge.claims import ClaimCheck
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.credentials import credential_warnings, strip_credentials
-from lynq_bridge.core.delta import Settled, changed_rows, plan_delta, settle
+from lynq_bridge.core.delta import Settled, plan_delta, row_changes, settle
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
 from lynq_bridge.core.inputs import (
     CommittedInputs,
@@ -51,7 +51,7 @@ from lynq_bridge.core.messages import (
     revision_changed,
     settled_node_count,
 )
-from lynq_bridge.core.naming import node_name
+from lynq_bridge.core.naming import node_name, uid_problem
 from lynq_bridge.core.planning import (
     DeletionGuard,
     HubPlan,
@@ -304,8 +304,8 @@ class Syncer:
         hub_dir: str,
         result: HubResult,
     ) -> bool:
-        """Sync a settled hub whose rows changed in a few values only (``core.delta``); False
-        when the full path must run (nothing was pushed then)."""
+        """Sync a settled hub whose rows changed in a few values or gained a few new rows
+        (``core.delta``); False when the full path must run (nothing was pushed then)."""
         key = hub_key(hub)
         settled, known = self._settled.pop(key, None), self._known.get(key)
         forms = self.compiled.forms_of(hub)
@@ -319,17 +319,23 @@ class Syncer:
             or any(f.form.spec.rollout.maxSkew > 0 for f in forms)
         ):
             return False
-        changed = changed_rows(settled, rows)
-        if not changed:
+        found = row_changes(settled, rows)
+        if not found or not (found[0] or found[1]):
             return False
+        changed, added = found
         target = self.compiled.target
         nodes: dict[str, NodeRender] = {}
-        for row in changed:
+        for row in [*changed, *added]:
             for form in forms:
+                if row in added:  # a new node: a usable name nobody has
+                    name = node_name(row.uid, form.name)
+                    if uid_problem(row.uid, form.name) or name in settled.index or name in nodes:
+                        return False
                 node = render_node(hub, form, row, target, clock=time.monotonic)
                 node.input_key = input_key_of(stamp.form_revision, form, row)
                 nodes[node_name(row.uid, form.name)] = node
-        committed = self.git.list_nodes(commit, hub_dir, nodes, sharded=target.sharded)
+        known_nodes = [n for n in nodes if n in settled.index]
+        committed = self.git.list_nodes(commit, hub_dir, known_nodes, sharded=target.sharded)
         self.claims.withhold(hub, HubRender(nodes=nodes), committed)
         plan = plan_delta(hub, settled, nodes, committed, known[1].files, target)
         if plan is None or plan.index is None:
@@ -357,7 +363,7 @@ class Syncer:
             return False
         result.commit = sha
         self._remember_delta(hub, sha, known, plan)
-        settle(settled, sha, rows, plan)
+        settle(settled, sha, rows, plan, [*changed, *added])
         self._settled[key] = settled
         return True
 

@@ -195,16 +195,16 @@ def test_a_node_moved_by_hand_into_another_shard_is_put_back(
 
 
 @pytest.mark.parametrize("layout", ["flat", "sharded"])
-def test_a_daemon_plans_value_changes_of_a_settled_hub_without_the_full_path(
+def test_a_daemon_plans_changed_and_new_rows_of_a_settled_hub_without_the_full_path(
     bridge: Bridge,
     sqlite_database: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     layout: str,
 ) -> None:
-    """Value changes of a few rows of a settled hub take ``core.delta``; a new row, a commit by
-    someone else or a render error take the full path; either way the branch ends where a fresh
-    process's render does."""
+    """Value changes and new rows of a settled hub take ``core.delta``; a removed row, a Flux
+    level that goes or a commit by someone else take the full path; either way the branch ends
+    where a fresh process's render does."""
     import lynq_bridge.sync as sync_module
     from lynq_bridge.config.loading import load_config
 
@@ -225,9 +225,17 @@ def test_a_daemon_plans_value_changes_of_a_settled_hub_without_the_full_path(
             ("UPDATE tenants SET replicas = 5 WHERE tenant_id = 'acme'", 0, 5),
             # The Ingress goes, and with it the node's last level and Flux Kustomization.
             ("UPDATE tenants SET domain = NULL WHERE tenant_id = 'beta'", 1, 5),
-            ("INSERT INTO tenants (tenant_id, active) VALUES ('zeta', '1')", 1, 6),
-            ("UPDATE tenants SET replicas = 2 WHERE tenant_id = 'zeta'", 0, 6),  # settled again
-            ("UPDATE tenants SET plan = 'pro' WHERE tenant_id IN ('acme', 'gamma')", 0, 6),
+            ("INSERT INTO tenants (tenant_id, active) VALUES ('zeta', '1')", 0, 6),
+            ("UPDATE tenants SET replicas = 2 WHERE tenant_id = 'zeta'", 0, 6),
+            (
+                "INSERT INTO tenants (tenant_id, active, replicas) VALUES ('eta', '1', 2), "
+                "('theta', '1', 3)",
+                0,
+                8,
+            ),
+            ("UPDATE tenants SET plan = 'pro' WHERE tenant_id IN ('acme', 'gamma')", 0, 8),
+            ("UPDATE tenants SET active = '0' WHERE tenant_id = 'eta'", 1, 7),  # a removal
+            ("UPDATE tenants SET replicas = 4 WHERE tenant_id = 'theta'", 0, 7),  # settled again
         ]
         for statement, renders, nodes in steps:
             before = len(full)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from targets_fixture import FORM_YAML, HUB, SPEC, bridge_spec, compiled_form
 
-from lynq_bridge.core.delta import Settled, changed_rows, plan_delta, settle
+from lynq_bridge.core.delta import Settled, plan_delta, row_changes, settle
 from lynq_bridge.core.forms import CompiledForm
 from lynq_bridge.core.inputs import index_paths, joined_index, trusted_inputs
 from lynq_bridge.core.layout import Target, shard_of, split_owner
@@ -73,24 +73,28 @@ class Hub:
         )
 
     def delta(self, rows: list[Row]) -> tuple[HubPlan | None, dict[str, NodeRender]]:
-        changed = changed_rows(self.settled, rows)
-        assert changed is not None
+        found = row_changes(self.settled, rows)
+        assert found is not None
+        self.changes = [*found[0], *found[1]]
         nodes = {}
-        for row in changed:
+        for row in self.changes:
             node = render_node(HUB, self.form, row, self.target)
             node.input_key = input_key_of(REVISION, self.form, row)
             nodes[node_name(row.uid, self.form.name)] = node
         existing = self.existing()
-        committed = {p: b for p, b in existing.items() if split_owner(p)[0] in nodes}
-        committed = {p: b for p, b in committed.items() if split_owner(p)[1] is not None}
-        engine = {p: b for p, b in existing.items() if split_owner(p)[1] is None}
-        return plan_delta(HUB, self.settled, nodes, committed, engine, self.target), nodes
+        committed = {
+            p: b
+            for p, b in existing.items()
+            if split_owner(p)[0] in nodes and split_owner(p)[1] is not None
+        }
+        others = {p: b for p, b in existing.items() if split_owner(p)[1] is None}
+        return plan_delta(HUB, self.settled, nodes, committed, others, self.target), nodes
 
     def apply(self, plan: HubPlan, rows: list[Row], records: list[tuple[Any, ...]]) -> None:
         for path in plan.deletes:
             del self.files[path]
         self.files.update(plan.writes)
-        settle(self.settled, f"c{random.random()}", rows, plan)
+        settle(self.settled, f"c{random.random()}", rows, plan, self.changes)
         self.rows, self.records = rows, records
 
 
@@ -103,22 +107,29 @@ def test_a_delta_plans_exactly_what_the_full_path_plans(
     rng = random.Random(f"{target_name}{layout}{seed}")
     uids = [f"t{i:03d}" for i in range(60)]
     hub = Hub(target_of(target_name, layout), compiled_form(), [record(u, rng) for u in uids])
-    for _round in range(3):
+    for round_ in range(4):
         records = list(hub.records)
-        for i in rng.sample(range(len(records)), rng.choice([1, 2, 3])):
-            new = record(uids[i], rng)
+        for i in rng.sample(range(len(records)), rng.choice([0, 1, 2, 3])):
+            new = record(records[i][0], rng)
             while new == records[i]:
-                new = record(uids[i], rng)
+                new = record(records[i][0], rng)
             records[i] = new
+        # New rows: a new shard now and then (sharded), new engine files and listings always.
+        records += [record(f"n{round_}{k}", rng) for k in range(rng.choice([0, 1, 2]))]
+        if records == hub.records:
+            records.append(record(f"n{round_}x", rng))
+        touched = {r[0] for r in records if r not in hub.records}
         rows = rows_from_records(records, columns=COLUMNS, memo=hub.memo)
         delta, nodes = hub.delta(rows)
+        assert {row.uid for row in hub.changes} == touched  # nothing from earlier rounds
         full = hub.full(rows)
         assert delta is not None
         assert delta.writes == full.writes
         assert sorted(delta.deletes) == full.deletes
         assert delta.updated == full.updated
         assert delta.index == full.index
-        assert set(delta.nodes) == set(nodes) and not full.added and not full.removed
+        assert [n.name for n in delta.added] == [n.name for n in full.added]
+        assert set(delta.nodes) == set(nodes) and not full.removed
         hub.apply(delta, rows, records)
 
 
@@ -129,27 +140,22 @@ def simple_hub(records: list[tuple[Any, ...]], text: str = FORM_YAML) -> Hub:
 RECORDS = [(f"t{i:03d}", "1", None, "basic", 1) for i in range(60)]
 
 
-def test_only_value_changes_of_a_few_rows_in_place_take_the_delta() -> None:
+def test_only_value_changes_and_new_rows_of_a_few_rows_take_the_delta() -> None:
     hub = simple_hub(RECORDS)
-    same = rows_from_records(RECORDS, columns=COLUMNS, memo=hub.memo)
-    assert changed_rows(hub.settled, same) == []
-    one = [*RECORDS[:5], ("t005", "1", None, "pro", 1), *RECORDS[6:]]
-    changed = changed_rows(hub.settled, rows_from_records(one, columns=COLUMNS, memo=hub.memo))
-    assert [r.uid for r in changed or []] == ["t005"]
-    rows_from_records(RECORDS, columns=COLUMNS, memo=hub.memo)  # back to the settled records
-    fewer = rows_from_records(RECORDS[1:], columns=COLUMNS, memo=hub.memo)
-    assert changed_rows(hub.settled, fewer) is None  # a row went
-    rows_from_records(RECORDS, columns=COLUMNS, memo=hub.memo)
-    renamed = [("t000x", "1", None, "basic", 1), *RECORDS[1:]]  # same place, another uid
-    assert (
-        changed_rows(hub.settled, rows_from_records(renamed, columns=COLUMNS, memo=hub.memo))
-        is None
-    )
-    rows_from_records(RECORDS, columns=COLUMNS, memo=hub.memo)
+
+    def changes(records: list[tuple[Any, ...]]) -> tuple[list[str], list[str]] | None:
+        memo = dict(hub.memo)  # the settled rows' memo, left as it is for the next probe
+        found = row_changes(hub.settled, rows_from_records(records, columns=COLUMNS, memo=memo))
+        return None if found is None else ([r.uid for r in found[0]], [r.uid for r in found[1]])
+
+    assert changes(RECORDS) == ([], [])
+    assert changes([*RECORDS[:5], ("t005", "1", None, "pro", 1), *RECORDS[6:]]) == (["t005"], [])
+    assert changes([*RECORDS, ("t100", "1", None, "pro", 1)]) == ([], ["t100"])
+    assert changes(RECORDS[1:]) is None  # a row went
+    assert changes([("t000x", "1", None, "basic", 1), *RECORDS[1:]]) is None  # re-keyed
+    assert changes([*RECORDS, ("t005", "1", None, "pro", 1)]) is None  # a duplicate uid
     many = [(u, a, d, "pro", r) for u, a, d, _p, r in RECORDS]  # all 60 changed: above 50
-    assert (
-        changed_rows(hub.settled, rows_from_records(many, columns=COLUMNS, memo=hub.memo)) is None
-    )
+    assert changes(many) is None
 
 
 def test_an_object_another_node_owns_leaves_it_to_the_full_path() -> None:
