@@ -89,6 +89,9 @@ def test_the_index_file_is_no_node_directory() -> None:
         ("argocd/3f/kustomization.yaml", None, None),
         ("flux/3f/kustomization.yaml", None, None),
         ("3f/notes", None, None),
+        ("3f/acme-web", None, None),  # a file, not a node directory
+        ("3f/notes/x.yaml", None, None),
+        ("argocd/3f", None, None),
     ],
 )
 def test_ownership_reads_both_layouts(path: str, owner: str | None, inside: str | None) -> None:
@@ -165,3 +168,15 @@ def test_a_sharded_listing_is_trusted_like_a_flat_one() -> None:
     assert dict(trusted_listing(listing, whole)) == {"acme-web": "key"}
     edited = HubListing.of({**files, f"{S}/acme-web/deployment.yaml": "5" * 40})
     assert dict(trusted_listing(edited, whole)) == {}
+
+
+def test_the_targets_place_nodes_by_the_configured_layout() -> None:
+    from targets_fixture import SPEC, bridge_spec
+
+    from renderers import target_for
+
+    for target in ("plain", "argocd", "flux", "both"):
+        flat = target_for(bridge_spec(target))
+        sharded = target_for(bridge_spec(target, git={**SPEC["git"], "layout": "sharded"}))
+        assert (flat.sharded, flat.node_dir("acme-web")) == (False, "acme-web")
+        assert (sharded.sharded, sharded.node_dir("acme-web")) == (True, f"{S}/acme-web")
