@@ -156,6 +156,15 @@ def test_only_value_changes_and_new_rows_of_a_few_rows_take_the_delta() -> None:
     assert changes([*RECORDS, ("t005", "1", None, "pro", 1)]) is None  # a duplicate uid
     many = [(u, a, d, "pro", r) for u, a, d, _p, r in RECORDS]  # all 60 changed: above 50
     assert changes(many) is None
+    # Up to max(50, 5 % of the rows) changed or new rows; one more is the full path's.
+    fifty = [
+        (u, a, d, "pro", r) if i < 30 else (u, a, d, p, r)
+        for i, (u, a, d, p, r) in enumerate(RECORDS)
+    ] + [(f"u{i:03d}", "1", None, "pro", 1) for i in range(20)]
+    found = changes(fifty)
+    assert found is not None and (len(found[0]), len(found[1])) == (30, 20)
+    assert changes([*fifty, ("u999", "1", None, "pro", 1)]) is None
+    assert changes([*RECORDS, ("t100", "1", None, "a", 1), ("t100", "1", None, "b", 1)]) is None
 
 
 def test_an_object_another_node_owns_leaves_it_to_the_full_path() -> None:
@@ -180,7 +189,12 @@ def test_an_object_another_node_owns_leaves_it_to_the_full_path() -> None:
     assert delta is not None
     hub.apply(delta, rows, renamed)
     taken = [*renamed[:7], ("t007", "1", None, "pz", 1), *renamed[8:]]
-    assert hub.delta(rows_from_records(taken, columns=COLUMNS, memo=hub.memo))[0] is None
+    assert hub.delta(rows_from_records(taken, columns=COLUMNS, memo=dict(hub.memo)))[0] is None
+    # ... and the object it let go of is free for another node.
+    freed = [*renamed[:7], ("t007", "1", None, "p5", 1), *renamed[8:]]
+    rows = rows_from_records(freed, columns=COLUMNS, memo=hub.memo)
+    delta, _ = hub.delta(rows)
+    assert delta is not None and delta.writes == hub.full(rows).writes
 
 
 def one_changed(hub: Hub) -> tuple[NodeRender, dict[str, str], dict[str, str]]:
@@ -200,11 +214,17 @@ def one_changed(hub: Hub) -> tuple[NodeRender, dict[str, str], dict[str, str]]:
     return node, committed, engine
 
 
-def test_a_node_that_fails_to_render_leaves_it_to_the_full_path() -> None:
+@pytest.mark.parametrize("trouble", ["failed", "skipped", "withheld", "timed_out"])
+def test_a_node_that_fails_to_render_leaves_it_to_the_full_path(trouble: str) -> None:
     hub = simple_hub(RECORDS)
     node, committed, engine = one_changed(hub)
     assert plan_delta(HUB, hub.settled, {"t005-web": node}, committed, engine, hub.target)
-    node.failed["app"] = "broken"
+    if trouble == "timed_out":
+        node.timed_out = True
+    else:
+        getattr(node, trouble)["app"] = (
+            "broken" if trouble != "withheld" else node.children[0].entry
+        )
     assert plan_delta(HUB, hub.settled, {"t005-web": node}, committed, engine, hub.target) is None
 
 
