@@ -347,18 +347,9 @@ class Syncer:
             result.unchanged = True
             self._settled[key] = settled  # the branch holds what it held: rows re-render
             return True
-        sha = self.git.commit(
-            commit,
-            writes={f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
-            deletes=[f"{hub_dir}/{p}" for p in plan.deletes],
-            message=commit_message(plan, stamp, [], node_count=result.nodes),
-        )
-        if self.may_push is not None and not self.may_push(hub):
-            raise LeaseLost(
-                f"hub {result.hub}: this replica lost the hub's Lease before the push; "
-                "the commit was not pushed and the new holder syncs the hub"
-            )
-        if not self.git.push(sha):
+        message = commit_message(plan, stamp, [], node_count=result.nodes)
+        sha = self._commit_and_push(hub, commit, hub_dir, plan, message)
+        if sha is None:
             log.info("push of hub %s was rejected; syncing it in full", result.hub)
             return False
         result.commit = sha
@@ -366,6 +357,25 @@ class Syncer:
         settle(settled, sha, rows, plan, [*changed, *added])
         self._settled[key] = settled
         return True
+
+    def _commit_and_push(
+        self, hub: LynqHub, parent: str | None, hub_dir: str, plan: HubPlan, message: str
+    ) -> str | None:
+        """Commit ``plan`` on ``parent`` and push it: the commit, or None when the push was
+        rejected (someone else pushed first). Raises LeaseLost, pushing nothing, when this
+        replica lost the hub's Lease meanwhile."""
+        sha = self.git.commit(
+            parent,
+            writes={f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
+            deletes=[f"{hub_dir}/{p}" for p in plan.deletes],
+            message=message,
+        )
+        if self.may_push is not None and not self.may_push(hub):
+            raise LeaseLost(
+                f"hub {hub_key(hub)}: this replica lost the hub's Lease before the push; "
+                "the commit was not pushed and the new holder syncs the hub"
+            )
+        return sha if self.git.push(sha) else None
 
     def _remember_delta(
         self,
@@ -503,20 +513,11 @@ class Syncer:
                     self._remember(hub, head.commit, listing, committed)
                     self._settle(hub, head.commit, stamp, rows, render, plan)
                 return
-            sha = self.git.commit(
-                head.commit,
-                writes={f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
-                deletes=[f"{hub_dir}/{p}" for p in plan.deletes],
-                message=commit_message(
-                    plan, stamp, result.errors, node_count=result.nodes, rollout=rollout.message()
-                ),
+            message = commit_message(
+                plan, stamp, result.errors, node_count=result.nodes, rollout=rollout.message()
             )
-            if self.may_push is not None and not self.may_push(hub):
-                raise LeaseLost(
-                    f"hub {result.hub}: this replica lost the hub's Lease before the push; "
-                    "the commit was not pushed and the new holder syncs the hub"
-                )
-            if self.git.push(sha):
+            sha = self._commit_and_push(hub, head.commit, hub_dir, plan, message)
+            if sha is not None:
                 result.commit = sha
                 self._remember_commit(hub, sha, listing, plan)
                 self._settle(hub, sha, stamp, rows, render, plan)
