@@ -291,7 +291,7 @@ class Syncer:
             and not any(n.failed or n.skipped or n.withheld for n in render.nodes.values())
         )
         if clean and plan.index is not None:
-            self._settled[key] = Settled.of(commit, stamp.form_revision, rows, plan.index)
+            self._settled[key] = Settled(commit, stamp.form_revision, rows, plan.index)
         else:
             self._settled.pop(key, None)
 
@@ -325,15 +325,17 @@ class Syncer:
         changed, added = found
         target = self.compiled.target
         nodes: dict[str, NodeRender] = {}
-        for row in [*changed, *added]:
+        for row, new in [*((r, False) for r in changed), *((r, True) for r in added)]:
             for form in forms:
-                if row in added:  # a new node: a usable name nobody has
-                    name = node_name(row.uid, form.name)
-                    if uid_problem(row.uid, form.name) or name in settled.index or name in nodes:
-                        return False
+                name = node_name(row.uid, form.name)
+                # A new node needs a usable name nobody has.
+                if new and (
+                    uid_problem(row.uid, form.name) or name in settled.index or name in nodes
+                ):
+                    return False
                 node = render_node(hub, form, row, target, clock=time.monotonic)
                 node.input_key = input_key_of(stamp.form_revision, form, row)
-                nodes[node_name(row.uid, form.name)] = node
+                nodes[name] = node
         known_nodes = [n for n in nodes if n in settled.index]
         committed = self.git.list_nodes(commit, hub_dir, known_nodes, sharded=target.sharded)
         self.claims.withhold(hub, HubRender(nodes=nodes), committed)

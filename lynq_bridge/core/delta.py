@@ -3,7 +3,7 @@
 A full sync walks every row and every node: it is what makes a fresh process correct, and at
 10,000 rows it costs a daemon more than everything else of a one-row change. After a sync that
 left a hub *settled* (every node rendered cleanly and indexed, nothing held, blocked or rolling,
-see ``Settled.of``), the daemon keeps the index it committed; when the next query returns the
+see ``Syncer._settle``), the daemon keeps the index it committed; when the next query returns the
 same rows except for a few whose values changed (same uid) and a few new ones, only those rows'
 nodes are rendered and planned, and only the listings and index files they appear in are
 written again (``row_changes``, ``plan_delta``).
@@ -51,10 +51,6 @@ class Settled:
     _owners: dict[str, str] | None = None  # object file name -> its node, once asked
     shards: dict[str, list[str]] | None = None  # the nodes of each shard, once asked
     _by_uid: dict[str, Row] | None = None  # ``rows`` by uid, once asked
-
-    @staticmethod
-    def of(commit: str, revision: str, rows: list[Row], index: dict[str, IndexEntry]) -> Settled:
-        return Settled(commit, revision, rows, index)
 
     @property
     def owners(self) -> dict[str, str]:

@@ -243,6 +243,12 @@ def test_a_daemon_plans_changed_and_new_rows_of_a_settled_hub_without_the_full_p
             (result,) = daemon.sync_all()
             assert result.commit and not result.failure and not result.errors, statement
             assert (len(full) - before, result.nodes) == (renders, nodes), statement
+        # A new row whose uid cannot name a node is the full path's row error, not the delta's.
+        before = len(full)
+        database.execute("INSERT INTO tenants (tenant_id, active) VALUES ('Not_A_Name', '1')")
+        (result,) = daemon.sync_all()
+        assert len(full) == before + 1 and "cannot form a node" in " ".join(result.errors)
+        database.execute("DELETE FROM tenants WHERE tenant_id = 'Not_A_Name'")
         clone = tmp_path / "person"
         git("clone", "--quiet", str(bridge.remote), str(clone))
         (clone / "README.md").write_text("a person's file\n")

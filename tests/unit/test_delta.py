@@ -50,7 +50,7 @@ class Hub:
         plan = plan_hub(HUB, render, {}, previous_nodes={}, guard=GUARD, target=target)
         assert plan.index is not None
         self.files = dict(plan.writes)
-        self.settled = Settled.of("c0", REVISION, self.rows, plan.index)
+        self.settled = Settled("c0", REVISION, self.rows, plan.index)
 
     def existing(self) -> dict[str, str]:
         return {p: blob_id(c) for p, c in self.files.items()}

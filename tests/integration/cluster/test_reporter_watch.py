@@ -272,7 +272,8 @@ def test_hub_and_form_rollups_follow_a_node_becoming_ready(
         ready: int | None = form.get("status", {}).get("readyNodes")
         return ready
 
-    _until(lambda: hub().get("desired") == 1, 10)
+    # The hub's and the form's statuses are two writes: wait for both, then check them.
+    _until(lambda: hub().get("desired") == 1 and form_ready() is not None, 10)
     assert (hub()["ready"], form_ready()) == (0, 0)
 
     api.patch_status(deployment, ROLLED_OUT)
