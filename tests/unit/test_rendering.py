@@ -15,6 +15,7 @@ import targets_fixture as fixture
 import yaml
 from targets_fixture import HUB, rows
 
+from lynq_bridge.config.models import InventoryEntry
 from lynq_bridge.core.planning import DeletionGuard, HubPlan, blob_id
 from lynq_bridge.core.rendering import HubRender, render_hub
 from renderers.plain import PlainTarget
@@ -115,6 +116,18 @@ def test_rendered_tree_matches_golden_files() -> None:
     assert sorted(files) == sorted(golden)
     for path, content in files.items():
         assert content == golden[path], f"{path} differs from its golden file"
+
+
+def test_inventory_entries_equal_validated_ones_and_stay_copyable() -> None:
+    nodes = render().nodes
+    entries = [c.entry for n in sorted(nodes) for c in nodes[n].children]
+    for entry in entries:
+        assert InventoryEntry.model_validate(entry.model_dump()) == entry
+        assert entry.model_fields_set == set(InventoryEntry.model_fields)
+    # The entries share one set of given fields: a copy with an update must not change it.
+    copied = entries[0].model_copy(update={"hash": "x"})
+    assert copied.hash == "x" and entries[1].hash != "x"
+    assert entries[1].model_fields_set == set(InventoryEntry.model_fields)
 
 
 def test_rendering_twice_gives_identical_bytes() -> None:
