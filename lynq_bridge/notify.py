@@ -89,7 +89,7 @@ def changed_nodes(plan: HubPlan) -> list[str]:
     Added and removed nodes are left out: the root's sync creates or prunes their Applications.
     """
     gone = {node.name for node in plan.added} | set(plan.removed)
-    owners = {path_owner(path) for path in (*plan.writes, *plan.deletes)}
+    owners = {path_owner(path) for path in (*plan.written, *plan.deletes)}
     return sorted(node for node in owners if node is not None and node not in gone)
 
 

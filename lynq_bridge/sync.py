@@ -25,6 +25,7 @@ from lynq_bridge import __version__
 from lynq_bridge.adapters.database import Datasources
 from lynq_bridge.adapters.filetree import DirectoryTree
 from lynq_bridge.adapters.gitstore import GitStore
+from lynq_bridge.adapters.packwriter import PackWriter
 from lynq_bridge.adapters.secrets import password_lookup
 from lynq_bridge.claims import ClaimCheck
 from lynq_bridge.config.loading import Config
@@ -55,6 +56,7 @@ from lynq_bridge.core.naming import node_name, uid_problem
 from lynq_bridge.core.planning import (
     DeletionGuard,
     HubPlan,
+    Store,
     history_paths,
     plan_hub,
 )
@@ -262,7 +264,7 @@ class Syncer:
         if plan.index is None:  # the committed index was kept: read it again next time
             self._known.pop(hub_key(hub), None)
             return
-        after = listing.after(plan.writes, plan.deletes, plan.removed)
+        after = listing.after(plan.writes, plan.deletes, plan.removed, plan.stored)
         keys = {n: key for n, (key, _digest, _objects) in plan.index.items()}
         digests = {n: digest for n, (_key, digest, _objects) in plan.index.items()}
         objects = {n: files for n, (_key, _digest, files) in plan.index.items()}
@@ -361,16 +363,25 @@ class Syncer:
         return True
 
     def _commit_and_push(
-        self, hub: LynqHub, parent: str | None, hub_dir: str, plan: HubPlan, message: str
+        self,
+        hub: LynqHub,
+        parent: str | None,
+        hub_dir: str,
+        plan: HubPlan,
+        message: str,
+        pack: PackWriter | None = None,
     ) -> str | None:
         """Commit ``plan`` on ``parent`` and push it: the commit, or None when the push was
         rejected (someone else pushed first). Raises LeaseLost, pushing nothing, when this
-        replica lost the hub's Lease meanwhile."""
+        replica lost the hub's Lease meanwhile. ``pack`` holds the plan's stored blobs."""
         sha = self.git.commit(
             parent,
-            writes={f"{hub_dir}/{p}": c for p, c in plan.writes.items()},
-            deletes=[f"{hub_dir}/{p}" for p in plan.deletes],
+            writes=plan.writes,
+            stored=plan.stored,
+            deletes=plan.deletes,
             message=message,
+            prefix=hub_dir,
+            pack=pack,
         )
         if self.may_push is not None and not self.may_push(hub):
             raise LeaseLost(
@@ -394,7 +405,7 @@ class Syncer:
         keys, digests, objects = dict(inputs), dict(inputs.digests), dict(inputs.objects)
         for name, (key, digest, files) in changed.items():
             keys[name], digests[name], objects[name] = key, digest, files
-        after = listing.after(plan.writes, plan.deletes, ())
+        after = listing.after(plan.writes, plan.deletes, (), plan.stored)
         self._known[hub_key(hub)] = (commit, after, CommittedInputs(keys, objects, digests))
 
     def close(self) -> None:
@@ -487,43 +498,46 @@ class Syncer:
             result.rollout = rollout if rollout.decisions else None
             # Every attempt: a rejected push's new head may have committed some of the objects.
             self.claims.withhold(hub, render, existing)
-            plan = plan_with_history(
-                hub,
-                render,
-                existing,
-                functools.partial(self.git.read_files, head.commit or ""),
-                hub_dir=hub_dir,
-                guard=self.guard,
-                target=compiled.target,
-                listing=listing,
-                inputs=committed,
-                records=rollout.records,
-            )
-            result.errors = render_errors(render)  # after planning: it may add conflicts
-            _count(result, plan)
-            result.changed_nodes = changed_nodes(plan)
-            # An index-only change is committed once after the forms or the bridge's version
-            # changed: its every key is stale then, and until a commit refreshes it each sync
-            # would render the whole hub again (a row change that alters no file is not).
-            # A rollout's record (started, halted, complete) is committed on its own as well.
-            refresh = any(is_index_file(p) for p in plan.writes) and (
-                revision_changed(last, stamp) or rollout.changed
-            )
-            if not plan.changed and not refresh:
-                result.unchanged = True
-                if head.commit is not None:
-                    self._remember(hub, head.commit, listing, committed)
-                    self._settle(hub, head.commit, stamp, rows, render, plan)
-                return
-            message = commit_message(
-                plan, stamp, result.errors, node_count=result.nodes, rollout=rollout.message()
-            )
-            sha = self._commit_and_push(hub, head.commit, hub_dir, plan, message)
-            if sha is not None:
-                result.commit = sha
-                self._remember_commit(hub, sha, listing, plan)
-                self._settle(hub, sha, stamp, rows, render, plan)
-                return
+            # The plan's files go into the commit's pack as they are planned (``stored``).
+            with self.git.new_pack() as pack:
+                plan = plan_with_history(
+                    hub,
+                    render,
+                    existing,
+                    functools.partial(self.git.read_files, head.commit or ""),
+                    hub_dir=hub_dir,
+                    guard=self.guard,
+                    target=compiled.target,
+                    listing=listing,
+                    inputs=committed,
+                    records=rollout.records,
+                    store=pack.add_blob,
+                )
+                result.errors = render_errors(render)  # after planning: it may add conflicts
+                _count(result, plan)
+                result.changed_nodes = changed_nodes(plan)
+                # An index-only change is committed once after the forms or the bridge's version
+                # changed: its every key is stale then, and until a commit refreshes it each sync
+                # would render the whole hub again (a row change that alters no file is not).
+                # A rollout's record (started, halted, complete) is committed on its own as well.
+                refresh = any(is_index_file(p) for p in plan.written) and (
+                    revision_changed(last, stamp) or rollout.changed
+                )
+                if not plan.changed and not refresh:
+                    result.unchanged = True
+                    if head.commit is not None:
+                        self._remember(hub, head.commit, listing, committed)
+                        self._settle(hub, head.commit, stamp, rows, render, plan)
+                    return
+                message = commit_message(
+                    plan, stamp, result.errors, node_count=result.nodes, rollout=rollout.message()
+                )
+                sha = self._commit_and_push(hub, head.commit, hub_dir, plan, message, pack)
+                if sha is not None:
+                    result.commit = sha
+                    self._remember_commit(hub, sha, listing, plan)
+                    self._settle(hub, sha, stamp, rows, render, plan)
+                    return
             log.info("push of hub %s was rejected; rebasing on the new remote head", result.hub)
             head = self.git.fetch_head()
         raise GitConflict(
@@ -543,9 +557,10 @@ def plan_with_history(
     listing: HubListing | None = None,
     inputs: CommittedInputs | None = None,
     records: Sequence[str] = (),
+    store: Store | None = None,
 ) -> HubPlan:
     """Plan a hub, reading the committed lynqnode.yaml of nodes with render errors
-    (``records``: the open rollouts' index lines)."""
+    (``records``: the open rollouts' index lines; ``store``: see ``plan_hub``)."""
     history = history_paths(render, existing)
     previous = read([f"{hub_dir}/{path}" for path in history.values()])
     return plan_hub(
@@ -562,6 +577,7 @@ def plan_with_history(
         listing=listing,
         inputs=inputs,
         records=records,
+        store=store,
     )
 
 
@@ -635,7 +651,7 @@ def render_errors(render: HubRender) -> list[str]:
 
 
 def _count(result: HubResult, plan: HubPlan) -> None:
-    result.written = len(plan.writes) + len(plan.deletes)
+    result.written = len(plan.writes) + len(plan.stored) + len(plan.deletes)
     result.added = len(plan.added)
     result.updated = len(plan.updated)
     result.removed = len(plan.removed)

@@ -11,6 +11,7 @@ only; a rejected push is reported to the caller, which re-plans on the new head.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import logging
 import os
 import re
@@ -545,6 +546,12 @@ class GitStore:
 
     # ------------------------------------------------------------------ writing
 
+    def new_pack(self) -> PackWriter:
+        """The pack of the next commit's new objects, for blobs to go into as they are planned
+        (``planning.plan_hub``'s store) and for ``commit`` to store; leaving its ``with`` block
+        drops it, stored or not."""
+        return PackWriter(self.dir / NEW_PACK)
+
     def commit(
         self,
         parent: str | None,
@@ -552,8 +559,13 @@ class GitStore:
         writes: Mapping[str, bytes],
         deletes: Iterable[str],
         message: str,
+        prefix: str = "",
+        stored: Mapping[str, str] | None = None,
+        pack: PackWriter | None = None,
     ) -> str:
-        """Create a commit on top of ``parent`` changing exactly the given paths.
+        """Create a commit on top of ``parent`` changing exactly the given paths (relative to
+        the directory ``prefix``; "": the root): ``writes`` by content, ``stored`` by the blob
+        id of a blob already in ``pack`` (a ``new_pack`` whose objects the commit adds to).
 
         The trees are built here (``core.gittree``), not by a git command that parses paths:
         written paths are checked by ``core.paths`` (a deletion may name an entry a person
@@ -564,17 +576,23 @@ class GitStore:
         if parent is not None and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", parent):
             raise GitUnavailable(f"parent {quote(parent)} of a commit is not an object id")
         try:
-            for path in writes:
-                check_path(path)
+            for path in itertools.chain(writes, stored or ()):
+                check_path(f"{prefix}/{path}" if prefix else path)
         except UnsafePath as exc:
             raise UnsafeCommit(
                 f"commit to branch {self.branch} of {self.shown_url} refused: {exc}"
             ) from exc
         root = f"{parent}^{{tree}}" if parent is not None else None
-        pack = PackWriter(self.dir / NEW_PACK)
+        pack = pack or self.new_pack()
         try:
             tree = build_tree(
-                root, writes=writes, deletes=deletes, read=self._read_trees, add=pack.add
+                root,
+                writes=writes,
+                deletes=deletes,
+                read=self._read_trees,
+                add=pack.add,
+                stored=stored,
+                prefix=prefix,
             )
             stamp = f"{name} <{email}> {int(time.time())} +0000".encode()
             body = b"tree %s\n" % tree.hex().encode()
@@ -584,7 +602,7 @@ class GitStore:
             sha = pack.add(b"commit", body + message.encode(errors="replace")).hex()
             pack.finish()
             with pack.path.open("rb") as stream:
-                stored = self._git("index-pack", "--strict", "--stdin", stdin=stream, check=False)
+                indexed = self._git("index-pack", "--strict", "--stdin", stdin=stream, check=False)
         except UnsafePath as exc:
             raise UnsafeCommit(
                 f"commit to branch {self.branch} of {self.shown_url} refused: {exc}"
@@ -594,10 +612,10 @@ class GitStore:
         finally:
             pack.close()
             pack.path.unlink(missing_ok=True)
-        if stored.returncode != 0:
+        if indexed.returncode != 0:
             raise UnsafeCommit(
                 f"commit to branch {self.branch} of {self.shown_url} refused: its objects fail "
-                f"git fsck ({first_error(stored.stderr)})"
+                f"git fsck ({first_error(indexed.stderr)})"
             )
         self._checked = sha
         self._git("update-ref", STAGING_REF, sha)

@@ -35,7 +35,8 @@ def entry_header(kind: bytes, size: int) -> bytes:
 
 
 class PackWriter:
-    """Appends objects to ``path``; ``finish`` completes the header and the trailer."""
+    """Appends objects to ``path``; ``finish`` completes the header and the trailer. As a
+    context manager, the file is closed and removed at the end (stored or not)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -68,5 +69,15 @@ class PackWriter:
         with self.path.open("ab") as done:
             done.write(digest.digest())
 
+    def add_blob(self, content: bytes) -> bytes:
+        return self.add(b"blob", content)
+
     def close(self) -> None:
         self._file.close()
+
+    def __enter__(self) -> PackWriter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)

@@ -67,10 +67,13 @@ def build_tree(
     deletes: Iterable[str],
     read: ReadTrees,
     add: AddObject,
+    stored: Mapping[str, str] | None = None,
+    prefix: str = "",
 ) -> bytes:
     """The id of a tree that is ``root`` (an object name such as ``<commit>^{tree}``; None:
-    empty) with ``writes`` stored as plain files
-    and ``deletes`` removed; directories left empty disappear, as in Git.
+    empty) with ``writes`` stored as plain files, the blobs ``stored`` (path -> blob id in
+    hex, already added) as plain files, and ``deletes`` removed; directories left empty
+    disappear, as in Git. Every path is relative to the directory ``prefix`` ("": the root).
 
     Only the directories on a changed path are read (one ``read`` call per depth) and
     written; ``add`` receives every new blob and tree. Paths must already be checked
@@ -78,15 +81,19 @@ def build_tree(
     deletion may name any entry a person added (it only has to match an existing name), but
     not an empty component (``UnsafePath``).
     """
+    base = _split(prefix) if prefix else ()
     files: dict[tuple[bytes, ...], dict[bytes, bytes | None]] = {}
     for path, content in writes.items():
         *parent, name = _split(path)
-        files.setdefault(tuple(parent), {})[name] = add(b"blob", content)
+        files.setdefault((*base, *parent), {})[name] = add(b"blob", content)
+    for path, blob in (stored or {}).items():
+        *parent, name = _split(path)
+        files.setdefault((*base, *parent), {})[name] = bytes.fromhex(blob)
     for path in deletes:
-        if "" in path.split("/"):
+        if "" in (f"{prefix}/{path}" if prefix else path).split("/"):
             raise UnsafePath(f"path {quote(path)} has an empty component")
         *parent, name = _split(path)
-        files.setdefault(tuple(parent), {}).setdefault(name, None)
+        files.setdefault((*base, *parent), {}).setdefault(name, None)
     touched: set[tuple[bytes, ...]] = {()}
     for directory in files:
         for depth in range(len(directory) + 1):

@@ -21,6 +21,7 @@ conflict exactly as it would without the index.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -159,22 +160,30 @@ class HubListing:
         return HubListing({n: directory_id(f) for n, f in inside.items()}, files)
 
     def after(
-        self, written: Mapping[str, bytes], deleted: Iterable[str], removed: Iterable[str]
+        self,
+        written: Mapping[str, bytes],
+        deleted: Iterable[str],
+        removed: Iterable[str],
+        stored: Mapping[str, str] | None = None,
     ) -> HubListing:
-        """This listing once a commit wrote ``written`` (path -> content), deleted ``deleted``
-        and removed the node directories ``removed``. A node directory that is new or changed
+        """This listing once a commit wrote ``written`` (path -> content) and ``stored`` (path
+        -> blob id), deleted ``deleted`` and removed the node directories ``removed``. A node
+        directory that is new or changed
         has no tree id here (""), so this listing trusts none of them by itself: it goes with
         the index entries of the plan that made the commit (see ``Syncer``)."""
         nodes = dict(self.nodes)
         files = dict(self.files)
         for path in deleted:
             files.pop(path, None)
-        for path, content in written.items():
+        stored = stored or {}
+        for path in itertools.chain(written, stored):
             owner, relative = split_owner(path)
             if owner is not None and relative is not None:
                 nodes[owner] = ""
+            elif path in written:
+                files[path] = object_id(b"blob", written[path]).hex()
             else:
-                files[path] = object_id(b"blob", content).hex()
+                files[path] = stored[path]
         for name in removed:
             nodes.pop(name, None)
         return HubListing(nodes, files)

@@ -16,7 +16,7 @@ A node's files include the engine files its target writes beside the node direct
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,11 +80,17 @@ class DeletionGuard:
         return removing == existing or removing * 100 > self.max_delete_percent * existing
 
 
+Store = Callable[[bytes], object]  # takes the content of a written file (see ``plan_hub``)
+
+
 @dataclass
 class HubPlan:
     """What to write and delete under one hub directory (paths relative to it)."""
 
     writes: dict[str, bytes] = field(default_factory=dict)
+    # Written files whose content went to the plan's ``store`` as it was planned: path -> blob
+    # id. A first sync of 100,000 rows writes 700,000 files; none of them is held here.
+    stored: dict[str, str] = field(default_factory=dict)
     deletes: list[str] = field(default_factory=list)
     added: list[NodeRender] = field(default_factory=list)
     updated: dict[str, list[str]] = field(default_factory=dict)  # node -> changed resource ids
@@ -102,7 +108,21 @@ class HubPlan:
         or deleted. A change of the index alone (a row or form change that alters no manifest)
         is not committed: its stale entries only make later syncs re-render those rows, whose
         output is the same, until the next commit brings the index up to date."""
-        return bool(self.deletes or any(not is_index_file(path) for path in self.writes))
+        return bool(self.deletes or any(not is_index_file(path) for path in self.written))
+
+    @property
+    def written(self) -> list[str]:
+        """Every path the plan writes, stored or not."""
+        return [*self.writes, *self.stored]
+
+    def write(self, path: str, content: bytes, blob: str, store: Store | None) -> None:
+        """Write ``content`` (whose blob id is ``blob``) at ``path``: into ``writes``, or, with
+        a ``store``, into the store at once and its blob id into ``stored``."""
+        if store is None:
+            self.writes[path] = content
+        else:
+            store(content)
+            self.stored[path] = blob
 
 
 def lynqnode_manifest(
@@ -181,16 +201,38 @@ def _node_files(
     previous: bytes | None,
     target: Target,
     claimed: Mapping[str, str],
+) -> tuple[dict[str, str], dict[str, tuple[bytes, str]] | None, set[str]]:
+    """Blob ids of the files of one node by hub-relative path, the files as (content, blob
+    id) when they were assembled now, and the committed paths to keep as they are (see
+    ``_assemble``).
+
+    A node without errors always assembles to the same files, so their blob ids are memoised
+    on the node (not their contents: a hub's worth of them would stay in memory with the
+    daemon's render cache); the daemon's render cache then makes an unchanged node cost
+    nothing to plan, and a node whose files changed in the branch is assembled again.
+    """
+    if not (node.failed or node.skipped) and node.assembled is not None:
+        return node.assembled, None, set()
+    files, kept = _assemble(hub, node, committed, previous, target, claimed)
+    blobs = {path: blob for path, (_content, blob) in files.items()}
+    if not kept and not (node.failed or node.skipped):
+        node.assembled = blobs
+    return blobs, files, kept
+
+
+def _assemble(
+    hub: LynqHub,
+    node: NodeRender,
+    committed: Sequence[str],
+    previous: bytes | None,
+    target: Target,
+    claimed: Mapping[str, str],
 ) -> tuple[dict[str, tuple[bytes, str]], set[str]]:
     """Files of one node as (content, blob id) by hub-relative path, and the committed paths to
     keep as they are (``committed``: the node's paths in the branch; ``claimed``: object file
-    name -> the node rendering it, so a kept file never duplicates another node's object).
-
-    A node without errors always assembles to the same files, so they are memoised on the
-    node; the daemon's render cache then makes an unchanged node cost nothing to plan.
-    """
-    if not (node.failed or node.skipped) and node.assembled is not None:
-        return node.assembled, set()
+    name -> the node rendering it, so a kept file never duplicates another node's object)."""
+    if node.packed:
+        raise ValueError(f"node {node.name} was packed: its children are gone")
     resources = {r.entry.id: r for r in node.resources}
     files: dict[str, bytes] = {}  # relative to the node directory
     objects: list[NodeObject] = []
@@ -244,17 +286,17 @@ def _node_files(
             raise ValueError(f"engine file {path} of node {node.name} is outside its places")
         out[path] = content
     assembled = {path: (content, blob_id(content)) for path, content in out.items()}
-    if not kept and not (node.failed or node.skipped):
-        node.assembled = assembled
     return assembled, {f"{directory}/{path}" for path in kept}
 
 
 def node_files(hub: LynqHub, node: NodeRender, target: Target) -> dict[str, tuple[bytes, str]]:
     """The files of a node rendered without errors, as (content, blob id) by path relative to
-    the hub directory (memoised on the node, as ``plan_hub`` does)."""
+    the hub directory (their blob ids memoised on the node, as ``plan_hub`` does)."""
     if node.failed or node.skipped:
         raise ValueError(f"node {node.name} has render errors: its files depend on the branch")
-    return _node_files(hub, node, (), None, target, {})[0]
+    files = _assemble(hub, node, (), None, target, {})[0]
+    node.assembled = {path: blob for path, (_content, blob) in files.items()}
+    return files
 
 
 def plan_hub(
@@ -268,6 +310,7 @@ def plan_hub(
     listing: HubListing | None = None,
     inputs: CommittedInputs | None = None,
     records: Sequence[str] = (),
+    store: Store | None = None,
 ) -> HubPlan:
     """Plan the hub directory.
 
@@ -279,6 +322,10 @@ def plan_hub(
     every node except the unchanged ones (``render.unchanged``), which are kept whole by their
     directory; ``inputs`` then gives their digests and object files for the index.
     ``records`` are the open rollouts' index lines (see ``core.rollout``).
+
+    With a ``store`` (a sync's pack of new objects), each written file's content is handed to
+    it as soon as it is planned and the plan keeps its blob id (``HubPlan.stored``), so a hub's
+    files are never all in memory at once; without, the plan holds them (``HubPlan.writes``).
     """
     target = target or FlatTarget()
     plan = HubPlan(nodes=render.nodes)
@@ -300,19 +347,21 @@ def plan_hub(
         settle_conflicts(render, hub.metadata.name, held_files, held=gone)
     else:
         plan.removed = gone
-    desired: dict[str, bytes] = {}
+    desired: set[str] = set()
     keep: set[str] = {p for n in keep_whole for p in by_node[n]}
     claimed = {c.file: name for name, node in render.nodes.items() for c in node.children}
     for name, node in sorted(render.nodes.items()):
         committed = by_node.get(name, ())
-        files, kept = _node_files(hub, node, committed, previous_nodes.get(name), target, claimed)
+        previous = previous_nodes.get(name)
+        blobs, files, kept = _node_files(hub, node, committed, previous, target, claimed)
         keep.update(kept)
-        changed = []
-        for path, (content, blob) in files.items():
-            desired[path] = content
-            if existing.get(path) != blob:
-                changed.append(path)
-                plan.writes[path] = content
+        desired.update(blobs)
+        changed = [path for path, blob in blobs.items() if existing.get(path) != blob]
+        if changed:
+            if files is None:  # memoised blob ids: the contents are assembled again
+                files = _assemble(hub, node, committed, previous, target, claimed)[0]
+            for path in changed:
+                plan.write(path, files[path][0], blobs[path], store)
         stale = [p for p in committed if p not in desired and p not in keep]
         if name not in by_node:
             plan.added.append(node)
@@ -322,7 +371,7 @@ def plan_hub(
                 f"{prefix}{target.place(c.file, c.depth)}": c.entry.id for c in node.children
             }
             # A file that only moved (a new git.layout) is not a removal.
-            moved = {p.removeprefix(prefix) for p in files}
+            moved = {p.removeprefix(prefix) for p in blobs}
             plan.updated[name] = sorted(
                 {by_path[p] for p in changed if p in by_path}
                 | {
@@ -331,11 +380,17 @@ def plan_hub(
                     if relative not in moved
                 }
             )
+        if store is not None and node.assembled is not None:
+            # Its files are in the store and their blob ids memoised: the rest of the plan
+            # needs no child of it, and a hub's worth of them is most of a first sync's memory.
+            node.children, node.packed = [], True
     kept_dirs = {
         target.node_dir(n) for n in keep_whole if listing is not None and n in listing.nodes
     }
-    _plan_hub_files(plan, existing, desired, keep, target, kept_dirs)
-    _plan_inputs(plan, render, existing, desired, keep, inputs, records, sharded=target.sharded)
+    _plan_hub_files(plan, existing, desired, keep, target, kept_dirs, store)
+    _plan_inputs(
+        plan, render, existing, desired, keep, inputs, records, sharded=target.sharded, store=store
+    )
     plan.deletes = sorted(p for p in existing if p not in desired and p not in keep)
     return plan
 
@@ -343,10 +398,11 @@ def plan_hub(
 def _plan_hub_files(
     plan: HubPlan,
     existing: Mapping[str, str],
-    desired: dict[str, bytes],
+    desired: set[str],
     keep: set[str],
     target: Target,
     kept_dirs: set[str],
+    store: Store | None,
 ) -> None:
     """The hub's own files: its kustomization.yaml listing every node directory, and one
     kustomization.yaml per engine directory listing every engine file below it; in the sharded
@@ -373,9 +429,10 @@ def _plan_hub_files(
         listed = [p.removeprefix(prefix) for p in engine_paths if p.startswith(prefix)]
         hub_files.update(_listings(prefix, listed))
     for path, content in hub_files.items():
-        desired[path] = content
-        if existing.get(path) != blob_id(content):
-            plan.writes[path] = content
+        desired.add(path)
+        blob = blob_id(content)
+        if existing.get(path) != blob:
+            plan.write(path, content, blob, store)
 
 
 def _listings(prefix: str, paths: Iterable[str]) -> dict[str, bytes]:
@@ -393,19 +450,20 @@ def _plan_inputs(
     plan: HubPlan,
     render: HubRender,
     existing: Mapping[str, str],
-    desired: dict[str, bytes],
+    desired: set[str],
     keep: set[str],
     inputs: CommittedInputs | None,
     records: Sequence[str] = (),
     *,
     sharded: bool = False,
+    store: Store | None = None,
 ) -> None:
     """The render-input index (see ``inputs``): rendered clean nodes with the digest of their
     new files, unrendered ones with the digest of their committed entries."""
     entries: dict[str, tuple[str, str, frozenset[str]]] = {}
     for name, node in render.nodes.items():
         if node.input_key and not (node.failed or node.skipped) and node.assembled is not None:
-            pairs = [(p, b) for p, (_, b) in node.assembled.items()]
+            pairs = list(node.assembled.items())
             objects = object_files({name: pairs})[name]
             entries[name] = (node.input_key, digest_of_files(name, pairs), objects)
     committed = node_blobs(existing)
@@ -421,9 +479,10 @@ def _plan_inputs(
         return
     plan.index, plan.records = entries, list(records)
     for path, content in index_files(entries, records, sharded=sharded).items():
-        desired[path] = content
-        if existing.get(path) != blob_id(content):
-            plan.writes[path] = content
+        desired.add(path)
+        blob = blob_id(content)
+        if existing.get(path) != blob:
+            plan.write(path, content, blob, store)
 
 
 def nodes_changing(
@@ -449,9 +508,9 @@ def nodes_changing(
         if node.failed or node.skipped or name not in by_node:
             changing.add(name)
             continue
-        files, _kept = _node_files(hub, node, by_node[name], None, target, {})
-        if set(files) != set(by_node[name]) or any(
-            existing.get(p) != blob for p, (_, blob) in files.items()
+        blobs, _files, _kept = _node_files(hub, node, by_node[name], None, target, {})
+        if set(blobs) != set(by_node[name]) or any(
+            existing.get(p) != blob for p, blob in blobs.items()
         ):
             changing.add(name)
     return changing

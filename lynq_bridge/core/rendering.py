@@ -77,11 +77,15 @@ class NodeRender:
     # The form's resources (shared, not copied): what the inventory does not carry, such as
     # ignoreFields and the depth of a resource whose previous file is kept after an error.
     resources: tuple[CompiledResource, ...] = ()
-    # path -> (content, blob id) once planned without errors; see planning._node_files
-    assembled: dict[str, tuple[bytes, str]] | None = None
+    # path -> blob id of its files once planned without errors; see planning._node_files
+    assembled: dict[str, str] | None = None
     # what the node was rendered from (revision, form, row values); recorded in its LynqNode
     input_key: str = ""
     timed_out: bool = False  # the render ran out of time: never cached, tried again next sync
+    # Its files went into a sync's pack as they were planned and its children were let go
+    # (``planning.plan_hub`` with a store): only ``assembled`` is left, so it is never taken
+    # from the render cache again (see ``render_hub``).
+    packed: bool = False
 
     @property
     def errors(self) -> list[str]:
@@ -438,7 +442,7 @@ def render_hub(
         row, form = by_uid[uid], by_form[form_name]
         key = (form.fingerprint, row.values)
         node = cache.get(key) if cache is not None else None
-        if node is None:
+        if node is None or node.packed:
             node = render_node(hub, form, row, target, clock=clock)
         node.input_key = input_key
         if not node.timed_out:

@@ -118,6 +118,38 @@ def test_changed_paths_on_top_of_a_tree_equal_the_index_result(repo: Path, store
     assert git(repo, "fsck", "--strict", "--no-dangling").strip() == b""
 
 
+def test_stored_blobs_below_a_prefix_give_the_tree_of_full_paths(repo: Path, store: Store) -> None:
+    files = {"a/b.yaml": b"1", "a/c/d.yaml": b"2", "e.yaml": b"3"}
+    hub = "lynq/ns/hub"
+    stored = {"a/c/d.yaml": store.pack.add_blob(b"2").hex()}
+    tree = build_tree(
+        None,
+        writes={"a/b.yaml": b"1", "e.yaml": b"3"},
+        stored=stored,
+        deletes=[],
+        read=store.read,
+        add=store.pack.add,
+        prefix=hub,
+    )
+    assert tree.hex() == index_tree(repo, {f"{hub}/{p}": c for p, c in files.items()})
+    store.store()
+    tree = build_tree(
+        tree.hex(), writes={}, deletes=["a/b.yaml"], read=store.read, add=store.pack.add, prefix=hub
+    )
+    assert tree.hex() == index_tree(repo, {f"{hub}/a/c/d.yaml": b"2", f"{hub}/e.yaml": b"3"})
+    with pytest.raises(UnsafePath):
+        build_tree(
+            None, writes={}, deletes=["a//b"], read=store.read, add=store.pack.add, prefix=hub
+        )
+
+
+def test_a_pack_left_unused_is_removed(tmp_path: Path) -> None:
+    with PackWriter(tmp_path / "new.pack") as pack:
+        pack.add_blob(b"x")
+        assert pack.path.exists()
+    assert not (tmp_path / "new.pack").exists()
+
+
 def test_deleting_everything_leaves_the_empty_tree(repo: Path, store: Store) -> None:
     root = build_tree(None, writes={"a/b": b"1"}, deletes=[], read=store.read, add=store.pack.add)
     store.store()
