@@ -20,7 +20,6 @@ import argparse
 import gc
 import json
 import os
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -130,22 +129,27 @@ def floor(files: dict[str, bytes], directory: Path) -> float:
 
 
 def sync_process(config_dir: Path) -> tuple[float, float, str]:
-    """``lynq-bridge sync --once`` as its own process: (seconds, peak RSS in MB, last line)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "lynq_bridge", "sync", "--once", "--config", str(config_dir)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if done.returncode != 0:
-        raise SystemExit(f"sync --once failed ({done.returncode}): {done.stderr[-2000:]}")
-    # ru_maxrss of children is the largest of them so far: only a new maximum is this one's.
-    rss = peak / 1024 if peak > before else float("nan")
-    return seconds, rss, done.stdout.strip().splitlines()[-1]
+    """``lynq-bridge sync --once`` as its own process: (seconds, peak RSS in MB, last line).
+
+    The peak is that process's own (``wait4``), not the largest child's so far: the floor's
+    ``git add -A`` may have been larger."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "lynq_bridge", "sync", "--once", "--config", str(config_dir)],
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
+        _pid, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if child.returncode != 0:
+        raise SystemExit(f"sync --once failed ({child.returncode}): {stderr[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024, stdout.strip().splitlines()[-1]
 
 
 def update_row(directory: Path, uid: str) -> None:
