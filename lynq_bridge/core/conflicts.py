@@ -25,7 +25,7 @@ from lynq_bridge.config.models import InventoryEntry
 from lynq_bridge.core.paths import one_line
 
 if TYPE_CHECKING:  # rendering imports this module; the types are only annotations here
-    from lynq_bridge.core.rendering import HubRender, NodeRender
+    from lynq_bridge.core.rendering import Child, HubRender, NodeRender
 
 
 def possible_conflicts(out: HubRender, objects: Mapping[str, frozenset[str]]) -> list[str]:
@@ -51,7 +51,7 @@ def possible_conflicts(out: HubRender, objects: Mapping[str, frozenset[str]]) ->
     return sorted(shared)
 
 
-def _object_key(entry: InventoryEntry) -> tuple[str, str, str, str]:
+def _object_key(entry: InventoryEntry | Child) -> tuple[str, str, str, str]:
     group = entry.apiVersion.rpartition("/")[0]
     return (group, entry.kind, entry.namespace or "", entry.name)
 
@@ -77,7 +77,7 @@ def settle_conflicts(
     for node in sorted(out.nodes.values(), key=lambda n: (n.uid, n.form)):
         lost: dict[str, str] = {}
         for child in node.children:
-            key = _object_key(child.entry)
+            key = _object_key(child)
             other = owner.get(key) or reserved.get(child.file)
             if other is None:
                 owner[key] = node.name
@@ -129,9 +129,9 @@ def stuck_claims(out: HubRender, objects: Mapping[str, frozenset[str]]) -> list[
     for name in sorted(out.nodes):
         committed = objects.get(name, frozenset())
         for child in out.nodes[name].children:
-            entry = child.entry
-            if entry.conflictPolicy != "Stuck" or child.file in committed:
+            if child.settings.conflictPolicy != "Stuck" or child.file in committed:
                 continue
+            entry = child.entry
             found.append(
                 Claim(name, entry.id, entry.apiVersion, entry.kind, entry.namespace, entry.name)
             )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from lynq_bridge.config.models import InventoryEntry, LynqHub
+from lynq_bridge.config.models import InventoryEntry, LynqHub, ResourceEntry
 from lynq_bridge.core import naming
 from lynq_bridge.core.conflicts import possible_conflicts, settle_conflicts
 from lynq_bridge.core.forms import (
@@ -47,18 +47,64 @@ ANNOTATION_DELETION_POLICY = "lynq.sh/deletion-policy"
 _to_bool = FILTERS["bool"]
 _to_host = FILTERS["toHost"]
 # Every field of an entry is given, so its entries share one set of given fields rather than
-# holding a copy each (about 700 bytes an object; five objects per row).
+# holding a copy each (about 700 bytes an object; five objects per row); see ``Child.entry``.
 _ENTRY_FIELDS: Final = set(InventoryEntry.model_fields)
 
 
 @dataclass(frozen=True, slots=True)
 class Child:
-    """One rendered object of a node (slots: a hub holds five of them per row)."""
+    """One rendered object of a node. Its inventory ``entry`` is made when asked for, from the
+    resource's settings (its id, dependencies and policies, shared by every row) and the
+    object's own fields: a hub's worth of pydantic entries, held from render to commit, were
+    a third of a first sync's memory (slots for the same reason: five children a row)."""
 
-    entry: InventoryEntry
+    settings: ResourceEntry | InventoryEntry  # id, dependIds and the policies
+    apiVersion: str
+    kind: str
+    namespace: str | None
+    name: str
+    hash: str
     depth: int
     file: str
     content: bytes
+
+    @classmethod
+    def of(cls, entry: InventoryEntry, *, depth: int, file: str, content: bytes) -> Child:
+        """The child of ``entry``, whose ``entry`` then equals it."""
+        return cls(
+            entry,
+            entry.apiVersion,
+            entry.kind,
+            entry.namespace,
+            entry.name,
+            entry.hash,
+            depth,
+            file,
+            content,
+        )
+
+    @property
+    def entry(self) -> InventoryEntry:
+        """The inventory entry (validated in parts: the settings with the form, the object's
+        fields when it was rendered), sharing the set of given fields: every field is given."""
+        settings = self.settings
+        return InventoryEntry.model_construct(
+            _fields_set=_ENTRY_FIELDS,
+            id=settings.id,
+            apiVersion=self.apiVersion,
+            kind=self.kind,
+            namespace=self.namespace,
+            name=self.name,
+            dependIds=settings.dependIds,
+            waitForReady=settings.waitForReady,
+            timeoutSeconds=settings.timeoutSeconds,
+            skipOnDependencyFailure=settings.skipOnDependencyFailure,
+            creationPolicy=settings.creationPolicy,
+            deletionPolicy=settings.deletionPolicy,
+            conflictPolicy=settings.conflictPolicy,
+            patchStrategy=settings.patchStrategy,
+            hash=self.hash,
+        )
 
 
 @dataclass
@@ -249,14 +295,6 @@ def _render_child(
     return manifest, inventory
 
 
-def _with_hash(entry: InventoryEntry, digest: str, resource: CompiledResource) -> InventoryEntry:
-    """``entry`` with its ``hash``: the validated entry's fields, none validated again, the
-    shared set of given fields (``model_copy`` would copy both the fields and that set) and the
-    resource's own (equal) list of dependencies, which nothing changes."""
-    fields = {**entry.__dict__, "hash": digest, "dependIds": resource.entry.dependIds}
-    return InventoryEntry.model_construct(_fields_set=_ENTRY_FIELDS, **fields)
-
-
 def node_variables(hub: LynqHub, form: CompiledForm, row: Row) -> dict[str, str]:
     """The template variables of one (row × form): the row's plus hubId and templateRef."""
     variables = row.variables  # a new dict
@@ -334,8 +372,19 @@ def _render_node(
             out.failed[rid] = one_line(f'failed to render resource "{rid}" of {where}: {exc}')
             continue
         files[file] = rid
-        entry = _with_hash(entry, hashlib.sha256(content).hexdigest(), resource)
-        out.children.append(Child(entry=entry, depth=resource.depth, file=file, content=content))
+        out.children.append(
+            Child(
+                resource.entry,
+                entry.apiVersion,
+                entry.kind,
+                entry.namespace,
+                entry.name,
+                hashlib.sha256(content).hexdigest(),
+                resource.depth,
+                file,
+                content,
+            )
+        )
     out.timed_out = deadline is not None and deadline.expired
     return out
 

@@ -14,7 +14,7 @@ def rendered(name: str, file: str) -> NodeRender:
         id="cm", apiVersion="v1", kind="ConfigMap", namespace="apps", name="shared", hash=""
     )
     node = NodeRender(name=name, uid=name.split("-", maxsplit=1)[0], form="web")
-    node.children.append(Child(entry=entry, depth=0, file=file, content=b""))
+    node.children.append(Child.of(entry, depth=0, file=file, content=b""))
     return node
 
 

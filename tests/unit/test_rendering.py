@@ -17,7 +17,7 @@ from targets_fixture import HUB, rows
 
 from lynq_bridge.config.models import InventoryEntry
 from lynq_bridge.core.planning import DeletionGuard, HubPlan, blob_id
-from lynq_bridge.core.rendering import HubRender, render_hub
+from lynq_bridge.core.rendering import Child, HubRender, render_hub
 from renderers.plain import PlainTarget
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -128,6 +128,8 @@ def test_inventory_entries_equal_validated_ones_and_stay_copyable() -> None:
     copied = entries[0].model_copy(update={"hash": "x"})
     assert copied.hash == "x" and entries[1].hash != "x"
     assert entries[1].model_fields_set == set(InventoryEntry.model_fields)
+    # A child built from an entry gives that entry back.
+    assert all(Child.of(e, depth=0, file="f", content=b"").entry == e for e in entries)
 
 
 def test_rendering_twice_gives_identical_bytes() -> None:
