@@ -560,12 +560,12 @@ class GitStore:
         deletes: Iterable[str],
         message: str,
         prefix: str = "",
-        stored: Mapping[str, str] | None = None,
+        stored: Mapping[str, bytes] | None = None,
         pack: PackWriter | None = None,
     ) -> str:
         """Create a commit on top of ``parent`` changing exactly the given paths (relative to
-        the directory ``prefix``; "": the root): ``writes`` by content, ``stored`` by the blob
-        id of a blob already in ``pack`` (a ``new_pack`` whose objects the commit adds to).
+        the directory ``prefix``; "": the root): ``writes`` by content, ``stored`` by the
+        binary id of a blob already in ``pack`` (a ``new_pack`` whose objects the commit adds to).
 
         The trees are built here (``core.gittree``), not by a git command that parses paths:
         written paths are checked by ``core.paths`` (a deletion may name an entry a person

@@ -67,12 +67,12 @@ def build_tree(
     deletes: Iterable[str],
     read: ReadTrees,
     add: AddObject,
-    stored: Mapping[str, str] | None = None,
+    stored: Mapping[str, bytes] | None = None,
     prefix: str = "",
 ) -> bytes:
     """The id of a tree that is ``root`` (an object name such as ``<commit>^{tree}``; None:
-    empty) with ``writes`` stored as plain files, the blobs ``stored`` (path -> blob id in
-    hex, already added) as plain files, and ``deletes`` removed; directories left empty
+    empty) with ``writes`` stored as plain files, the blobs ``stored`` (path -> binary blob
+    id, already added) as plain files, and ``deletes`` removed; directories left empty
     disappear, as in Git. Every path is relative to the directory ``prefix`` ("": the root).
 
     Only the directories on a changed path are read (one ``read`` call per depth) and
@@ -88,7 +88,7 @@ def build_tree(
         files.setdefault((*base, *parent), {})[name] = add(b"blob", content)
     for path, blob in (stored or {}).items():
         *parent, name = _split(path)
-        files.setdefault((*base, *parent), {})[name] = bytes.fromhex(blob)
+        files.setdefault((*base, *parent), {})[name] = blob
     for path in deletes:
         if "" in (f"{prefix}/{path}" if prefix else path).split("/"):
             raise UnsafePath(f"path {quote(path)} has an empty component")

@@ -164,10 +164,10 @@ class HubListing:
         written: Mapping[str, bytes],
         deleted: Iterable[str],
         removed: Iterable[str],
-        stored: Mapping[str, str] | None = None,
+        stored: Mapping[str, bytes] | None = None,
     ) -> HubListing:
         """This listing once a commit wrote ``written`` (path -> content) and ``stored`` (path
-        -> blob id), deleted ``deleted`` and removed the node directories ``removed``. A node
+        -> binary blob id), deleted ``deleted`` and removed the node directories ``removed``. A node
         directory that is new or changed
         has no tree id here (""), so this listing trusts none of them by itself: it goes with
         the index entries of the plan that made the commit (see ``Syncer``)."""
@@ -183,7 +183,7 @@ class HubListing:
             elif path in written:
                 files[path] = object_id(b"blob", written[path]).hex()
             else:
-                files[path] = stored[path]
+                files[path] = stored[path].hex()
         for name in removed:
             nodes.pop(name, None)
         return HubListing(nodes, files)

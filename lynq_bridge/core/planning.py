@@ -80,7 +80,9 @@ class DeletionGuard:
         return removing == existing or removing * 100 > self.max_delete_percent * existing
 
 
-Store = Callable[[bytes], object]  # takes the content of a written file (see ``plan_hub``)
+# Takes the content of a written file and gives its binary blob id (see ``plan_hub``).
+Store = Callable[[bytes], bytes]
+IndexEntry = tuple[str, str, frozenset[str]]  # (input key, digest, object files)
 
 
 @dataclass
@@ -88,9 +90,10 @@ class HubPlan:
     """What to write and delete under one hub directory (paths relative to it)."""
 
     writes: dict[str, bytes] = field(default_factory=dict)
-    # Written files whose content went to the plan's ``store`` as it was planned: path -> blob
-    # id. A first sync of 100,000 rows writes 700,000 files; none of them is held here.
-    stored: dict[str, str] = field(default_factory=dict)
+    # Written files whose content went to the plan's ``store`` as it was planned: path -> the
+    # binary blob id the store gave (the pack's own object, not a copy). A first sync of
+    # 100,000 rows writes 700,000 files; none of them is held here.
+    stored: dict[str, bytes] = field(default_factory=dict)
     deletes: list[str] = field(default_factory=list)
     added: list[NodeRender] = field(default_factory=list)
     updated: dict[str, list[str]] = field(default_factory=dict)  # node -> changed resource ids
@@ -98,7 +101,7 @@ class HubPlan:
     held: list[str] = field(default_factory=list)  # removals held by the deletion guard
     # node -> (input key, digest, object files) as the index now lists them; None when the
     # committed index is kept as it is
-    index: dict[str, tuple[str, str, frozenset[str]]] | None = None
+    index: dict[str, IndexEntry] | None = None
     records: list[str] = field(default_factory=list)  # the index's rollout records (``index``)
     nodes: dict[str, NodeRender] = field(default_factory=dict)
 
@@ -117,12 +120,11 @@ class HubPlan:
 
     def write(self, path: str, content: bytes, blob: str, store: Store | None) -> None:
         """Write ``content`` (whose blob id is ``blob``) at ``path``: into ``writes``, or, with
-        a ``store``, into the store at once and its blob id into ``stored``."""
+        a ``store``, into the store at once and the id it gives into ``stored``."""
         if store is None:
             self.writes[path] = content
         else:
-            store(content)
-            self.stored[path] = blob
+            self.stored[path] = store(content)
 
 
 def lynqnode_manifest(
@@ -348,6 +350,7 @@ def plan_hub(
     else:
         plan.removed = gone
     desired: set[str] = set()
+    indexed: dict[str, IndexEntry] = {}  # packed nodes' index entries
     keep: set[str] = {p for n in keep_whole for p in by_node[n]}
     claimed = {c.file: name for name, node in render.nodes.items() for c in node.children}
     for name, node in sorted(render.nodes.items()):
@@ -381,15 +384,26 @@ def plan_hub(
                 }
             )
         if store is not None and node.assembled is not None:
-            # Its files are in the store and their blob ids memoised: the rest of the plan
-            # needs no child of it, and a hub's worth of them is most of a first sync's memory.
-            node.children, node.packed = [], True
+            # Its files are in the store: the rest of the plan needs only its index entry, and
+            # a hub's worth of children and blob ids is most of a first sync's memory.
+            if node.input_key:
+                indexed[name] = _index_entry(name, node.input_key, node.assembled)
+            node.children, node.assembled, node.packed = [], None, True
     kept_dirs = {
         target.node_dir(n) for n in keep_whole if listing is not None and n in listing.nodes
     }
     _plan_hub_files(plan, existing, desired, keep, target, kept_dirs, store)
     _plan_inputs(
-        plan, render, existing, desired, keep, inputs, records, sharded=target.sharded, store=store
+        plan,
+        render,
+        existing,
+        desired,
+        keep,
+        inputs,
+        records,
+        sharded=target.sharded,
+        store=store,
+        indexed=indexed,
     )
     plan.deletes = sorted(p for p in existing if p not in desired and p not in keep)
     return plan
@@ -457,15 +471,18 @@ def _plan_inputs(
     *,
     sharded: bool = False,
     store: Store | None = None,
+    indexed: Mapping[str, IndexEntry] | None = None,
 ) -> None:
     """The render-input index (see ``inputs``): rendered clean nodes with the digest of their
-    new files, unrendered ones with the digest of their committed entries."""
-    entries: dict[str, tuple[str, str, frozenset[str]]] = {}
+    new files (``indexed``: those of packed nodes, made before their blob ids went), unrendered
+    ones with the digest of their committed entries."""
+    indexed = indexed or {}
+    entries: dict[str, IndexEntry] = {}
     for name, node in render.nodes.items():
-        if node.input_key and not (node.failed or node.skipped) and node.assembled is not None:
-            pairs = list(node.assembled.items())
-            objects = object_files({name: pairs})[name]
-            entries[name] = (node.input_key, digest_of_files(name, pairs), objects)
+        if name in indexed:
+            entries[name] = indexed[name]
+        elif node.input_key and not (node.failed or node.skipped) and node.assembled is not None:
+            entries[name] = _index_entry(name, node.input_key, node.assembled)
     committed = node_blobs(existing)
     for name, key in render.unchanged.items():
         if inputs is not None and name in inputs.digests:
@@ -483,6 +500,12 @@ def _plan_inputs(
         blob = blob_id(content)
         if existing.get(path) != blob:
             plan.write(path, content, blob, store)
+
+
+def _index_entry(name: str, key: str, blobs: Mapping[str, str]) -> IndexEntry:
+    """The index entry of a node rendered from ``key`` whose files have the ``blobs``."""
+    pairs = list(blobs.items())
+    return (key, digest_of_files(name, pairs), object_files({name: pairs})[name])
 
 
 def nodes_changing(

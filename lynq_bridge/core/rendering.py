@@ -128,9 +128,9 @@ class NodeRender:
     # what the node was rendered from (revision, form, row values); recorded in its LynqNode
     input_key: str = ""
     timed_out: bool = False  # the render ran out of time: never cached, tried again next sync
-    # Its files went into a sync's pack as they were planned and its children were let go
-    # (``planning.plan_hub`` with a store): only ``assembled`` is left, so it is never taken
-    # from the render cache again (see ``render_hub``).
+    # Its files went into a sync's pack as they were planned and its children and blob ids
+    # were let go (``planning.plan_hub`` with a store), so it is never taken from the render
+    # cache again (see ``render_hub``).
     packed: bool = False
 
     @property

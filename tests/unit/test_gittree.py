@@ -121,7 +121,7 @@ def test_changed_paths_on_top_of_a_tree_equal_the_index_result(repo: Path, store
 def test_stored_blobs_below_a_prefix_give_the_tree_of_full_paths(repo: Path, store: Store) -> None:
     files = {"a/b.yaml": b"1", "a/c/d.yaml": b"2", "e.yaml": b"3"}
     hub = "lynq/ns/hub"
-    stored = {"a/c/d.yaml": store.pack.add_blob(b"2").hex()}
+    stored = {"a/c/d.yaml": store.pack.add_blob(b"2")}
     tree = build_tree(
         None,
         writes={"a/b.yaml": b"1", "e.yaml": b"3"},

@@ -10,6 +10,7 @@ import pytest
 import targets_fixture as fixture
 from targets_fixture import HUB
 
+from lynq_bridge.core.gittree import object_id
 from lynq_bridge.core.inputs import HubListing
 from lynq_bridge.core.layout import Target
 from lynq_bridge.core.planning import (
@@ -48,16 +49,24 @@ def test_a_stored_plan_hands_over_every_file_a_plan_writes(name: str, layout: st
     target = target_for(fixture.bridge_spec(name, git={**fixture.SPEC["git"], "layout": layout}))
     expected = planned(target, fixture.render(target, revision="r1"))
     handed: list[bytes] = []
-    plan = planned(target, fixture.render(target, revision="r1"), store=handed.append)
+
+    def store(content: bytes) -> bytes:
+        handed.append(content)
+        return object_id(b"blob", content)
+
+    plan = planned(target, fixture.render(target, revision="r1"), store=store)
     assert plan.writes == {} and plan.stored.keys() == expected.writes.keys()
-    assert plan.stored == {p: blob_id(c) for p, c in expected.writes.items()}
+    assert {p: b.hex() for p, b in plan.stored.items()} == {
+        p: blob_id(c) for p, c in expected.writes.items()
+    }
     assert sorted(handed) == sorted(expected.writes.values())
     assert (
         plan.index == expected.index
         and plan.changed
         and sorted(plan.written) == sorted(expected.written)
     )
-    assert all(n.packed and not n.children for n in plan.nodes.values() if not n.errors)
+    clean = [n for n in plan.nodes.values() if not n.errors]
+    assert clean and all(n.packed and not n.children and not n.assembled for n in clean)
     after = HubListing({}, {}).after({}, [], [], plan.stored)
     assert after == HubListing({}, {}).after(expected.writes, [], [])
 
@@ -66,7 +75,7 @@ def test_a_packed_node_is_rendered_again_rather_than_taken_from_the_cache() -> N
     target = PlainTarget()
     cache: dict[Any, Any] = {}
     first = fixture.render(target, cache=cache)
-    planned(target, first, store=lambda content: None)
+    planned(target, first, store=lambda content: b"")
     again = fixture.render(target, cache=cache)
     assert again.nodes.keys() == first.nodes.keys()
     for name, node in again.nodes.items():
@@ -78,7 +87,7 @@ def test_a_packed_node_is_rendered_again_rather_than_taken_from_the_cache() -> N
 def test_a_packed_node_cannot_be_assembled_again() -> None:
     target = PlainTarget()
     render = fixture.render(target)
-    planned(target, render, store=lambda content: None)
+    planned(target, render, store=lambda content: b"")
     node = next(iter(render.nodes.values()))
     with pytest.raises(ValueError, match="was packed"):
         node_files(HUB, node, target)
