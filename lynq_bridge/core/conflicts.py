@@ -36,6 +36,8 @@ def possible_conflicts(out: HubRender, objects: Mapping[str, frozenset[str]]) ->
     Two unrendered nodes need no comparison: both are clean in the index of a settled commit,
     where a shared object would have failed one of them (and a node with a failed resource is
     never in the index), so only the few rendered and blocked nodes are looked up."""
+    if not out.unchanged:  # a first sync: no claim of its hub's worth of children is made
+        return []
     claims: dict[str, set[str]] = {}
     for name, node in out.nodes.items():
         for child in node.children:
