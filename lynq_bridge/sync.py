@@ -264,7 +264,7 @@ class Syncer:
         if plan.index is None:  # the committed index was kept: read it again next time
             self._known.pop(hub_key(hub), None)
             return
-        after = listing.after(plan.writes, plan.deletes, plan.removed, plan.stored)
+        after = listing.after(plan.writes, plan.deletes, plan.removed, plan.stored, plan.trees)
         keys = {n: key for n, (key, _digest, _objects) in plan.index.items()}
         digests = {n: digest for n, (_key, digest, _objects) in plan.index.items()}
         objects = {n: files for n, (_key, _digest, files) in plan.index.items()}
@@ -378,6 +378,7 @@ class Syncer:
             parent,
             writes=plan.writes,
             stored=plan.stored,
+            trees=plan.trees,
             deletes=plan.deletes,
             message=message,
             prefix=hub_dir,
@@ -405,7 +406,7 @@ class Syncer:
         keys, digests, objects = dict(inputs), dict(inputs.digests), dict(inputs.objects)
         for name, (key, digest, files) in changed.items():
             keys[name], digests[name], objects[name] = key, digest, files
-        after = listing.after(plan.writes, plan.deletes, (), plan.stored)
+        after = listing.after(plan.writes, plan.deletes, (), plan.stored, plan.trees)
         self._known[hub_key(hub)] = (commit, after, CommittedInputs(keys, objects, digests))
 
     def close(self) -> None:
@@ -511,7 +512,7 @@ class Syncer:
                     listing=listing,
                     inputs=committed,
                     records=rollout.records,
-                    store=pack.add_blob,
+                    store=pack.add,
                 )
                 result.errors = render_errors(render)  # after planning: it may add conflicts
                 _count(result, plan)
@@ -651,7 +652,8 @@ def render_errors(render: HubRender) -> list[str]:
 
 
 def _count(result: HubResult, plan: HubPlan) -> None:
-    result.written = len(plan.writes) + len(plan.stored) + len(plan.deletes)
+    written = len(plan.writes) + len(plan.stored) + plan.tree_files
+    result.written = written + len(plan.deletes)
     result.added = len(plan.added)
     result.updated = len(plan.updated)
     result.removed = len(plan.removed)

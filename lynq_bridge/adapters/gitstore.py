@@ -561,11 +561,13 @@ class GitStore:
         message: str,
         prefix: str = "",
         stored: Mapping[str, bytes] | None = None,
+        trees: Mapping[str, bytes] | None = None,
         pack: PackWriter | None = None,
     ) -> str:
         """Create a commit on top of ``parent`` changing exactly the given paths (relative to
         the directory ``prefix``; "": the root): ``writes`` by content, ``stored`` by the
-        binary id of a blob already in ``pack`` (a ``new_pack`` whose objects the commit adds to).
+        binary id of a blob already in ``pack``, ``trees`` (new directories) by the binary id
+        of a tree already in ``pack`` (a ``new_pack`` whose objects the commit adds to).
 
         The trees are built here (``core.gittree``), not by a git command that parses paths:
         written paths are checked by ``core.paths`` (a deletion may name an entry a person
@@ -576,7 +578,7 @@ class GitStore:
         if parent is not None and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", parent):
             raise GitUnavailable(f"parent {quote(parent)} of a commit is not an object id")
         try:
-            for path in itertools.chain(writes, stored or ()):
+            for path in itertools.chain(writes, stored or (), trees or ()):
                 check_path(f"{prefix}/{path}" if prefix else path)
         except UnsafePath as exc:
             raise UnsafeCommit(
@@ -592,6 +594,7 @@ class GitStore:
                 read=self._read_trees,
                 add=pack.add,
                 stored=stored,
+                trees=trees,
                 prefix=prefix,
             )
             stamp = f"{name} <{email}> {int(time.time())} +0000".encode()

@@ -69,9 +69,6 @@ class PackWriter:
         with self.path.open("ab") as done:
             done.write(digest.digest())
 
-    def add_blob(self, content: bytes) -> bytes:
-        return self.add(b"blob", content)
-
     def close(self) -> None:
         self._file.close()
 

@@ -68,12 +68,15 @@ def build_tree(
     read: ReadTrees,
     add: AddObject,
     stored: Mapping[str, bytes] | None = None,
+    trees: Mapping[str, bytes] | None = None,
     prefix: str = "",
 ) -> bytes:
     """The id of a tree that is ``root`` (an object name such as ``<commit>^{tree}``; None:
     empty) with ``writes`` stored as plain files, the blobs ``stored`` (path -> binary blob
-    id, already added) as plain files, and ``deletes`` removed; directories left empty
-    disappear, as in Git. Every path is relative to the directory ``prefix`` ("": the root).
+    id, already added) as plain files, the ``trees`` (path -> binary tree id, already added,
+    see ``store_directory``) as whole directories, and ``deletes`` removed; directories left
+    empty disappear, as in Git. Every path is relative to the directory ``prefix`` ("": the
+    root). Nothing may be written or deleted below a directory of ``trees`` (``UnsafePath``).
 
     Only the directories on a changed path are read (one ``read`` call per depth) and
     written; ``add`` receives every new blob and tree. Paths must already be checked
@@ -82,13 +85,18 @@ def build_tree(
     not an empty component (``UnsafePath``).
     """
     base = _split(prefix) if prefix else ()
-    files: dict[tuple[bytes, ...], dict[bytes, bytes | None]] = {}
+    files: dict[tuple[bytes, ...], dict[bytes, tuple[bytes, bytes] | None]] = {}
     for path, content in writes.items():
         *parent, name = _split(path)
-        files.setdefault((*base, *parent), {})[name] = add(b"blob", content)
+        files.setdefault((*base, *parent), {})[name] = (FILE_MODE, add(b"blob", content))
     for path, blob in (stored or {}).items():
         *parent, name = _split(path)
-        files.setdefault((*base, *parent), {})[name] = blob
+        files.setdefault((*base, *parent), {})[name] = (FILE_MODE, blob)
+    whole: list[tuple[bytes, ...]] = []
+    for path, tree_id in (trees or {}).items():
+        *parent, name = _split(path)
+        files.setdefault((*base, *parent), {})[name] = (TREE_MODE, tree_id)
+        whole.append((*base, *parent, name))
     for path in deletes:
         if "" in (f"{prefix}/{path}" if prefix else path).split("/"):
             raise UnsafePath(f"path {quote(path)} has an empty component")
@@ -98,15 +106,19 @@ def build_tree(
     for directory in files:
         for depth in range(len(directory) + 1):
             touched.add(directory[:depth])
+    below = [d for d in whole if d in touched]
+    if below:  # its tree would replace what is written there, or bring back what is deleted
+        shown = quote(b"/".join(below[0]).decode(errors="replace"))
+        raise UnsafePath(f"a path below directory {shown}, which is written whole, changes")
     existing = _read_existing(root, touched, read)
     subtrees: dict[tuple[bytes, ...], dict[bytes, bytes | None]] = {}  # parent -> name -> tree
     for directory in sorted(touched, key=len, reverse=True):
         entries = dict(existing.get(directory, {}))
-        for name, oid in files.get(directory, {}).items():
-            if oid is None:
+        for name, entry in files.pop(directory, {}).items():
+            if entry is None:
                 entries.pop(name, None)
             else:
-                entries[name] = (FILE_MODE, oid)
+                entries[name] = entry
         for name, tree in subtrees.pop(directory, {}).items():
             if tree is None:
                 entries.pop(name, None)
@@ -141,6 +153,29 @@ def _read_existing(
         for (directory, _oid), content in zip(wanted, contents, strict=True):
             found[directory] = parse_tree(content)
     return found
+
+
+def store_directory(files: Mapping[str, bytes], add: AddObject) -> bytes:
+    """The binary tree id of a new directory holding ``files`` (relative path -> binary blob
+    id, every blob already added), whose trees ``add`` receives."""
+    root: dict[bytes, Any] = {}
+    for path, blob in files.items():
+        *parents, name = _split(path)
+        folder = root
+        for part in parents:
+            folder = folder.setdefault(part, {})
+        folder[name] = blob
+    return _store_folder(root, add)
+
+
+def _store_folder(folder: Mapping[bytes, Any], add: AddObject) -> bytes:
+    entries: Entries = {
+        name: (TREE_MODE, _store_folder(value, add))
+        if isinstance(value, dict)
+        else (FILE_MODE, value)
+        for name, value in folder.items()
+    }
+    return add(b"tree", format_tree(entries))
 
 
 def directory_id(files: Mapping[str, str]) -> str:

@@ -165,10 +165,11 @@ class HubListing:
         deleted: Iterable[str],
         removed: Iterable[str],
         stored: Mapping[str, bytes] | None = None,
+        trees: Iterable[str] = (),
     ) -> HubListing:
-        """This listing once a commit wrote ``written`` (path -> content) and ``stored`` (path
-        -> binary blob id), deleted ``deleted`` and removed the node directories ``removed``. A node
-        directory that is new or changed
+        """This listing once a commit wrote ``written`` (path -> content), ``stored`` (path
+        -> binary blob id) and the new node directories ``trees``, deleted ``deleted`` and
+        removed the node directories ``removed``. A node directory that is new or changed
         has no tree id here (""), so this listing trusts none of them by itself: it goes with
         the index entries of the plan that made the commit (see ``Syncer``)."""
         nodes = dict(self.nodes)
@@ -184,6 +185,8 @@ class HubListing:
                 files[path] = object_id(b"blob", written[path]).hex()
             else:
                 files[path] = stored[path].hex()
+        for directory in trees:
+            nodes[directory.rpartition("/")[2]] = ""
         for name in removed:
             nodes.pop(name, None)
         return HubListing(nodes, files)

@@ -25,6 +25,7 @@ import yaml
 from lynq_bridge.config.models import InventoryEntry, LynqHub
 from lynq_bridge.core import naming
 from lynq_bridge.core.conflicts import settle_conflicts
+from lynq_bridge.core.gittree import store_directory
 from lynq_bridge.core.inputs import (
     CommittedInputs,
     HubListing,
@@ -80,8 +81,8 @@ class DeletionGuard:
         return removing == existing or removing * 100 > self.max_delete_percent * existing
 
 
-# Takes the content of a written file and gives its binary blob id (see ``plan_hub``).
-Store = Callable[[bytes], bytes]
+# Takes an object's kind (blob, tree) and content and gives its binary id (see ``plan_hub``).
+Store = Callable[[bytes, bytes], bytes]
 IndexEntry = tuple[str, str, frozenset[str]]  # (input key, digest, object files)
 
 
@@ -94,6 +95,10 @@ class HubPlan:
     # binary blob id the store gave (the pack's own object, not a copy). A first sync of
     # 100,000 rows writes 700,000 files; none of them is held here.
     stored: dict[str, bytes] = field(default_factory=dict)
+    # The directories of new nodes that went to the store whole, as one tree each: directory
+    # -> binary tree id; ``tree_files``: how many files they hold.
+    trees: dict[str, bytes] = field(default_factory=dict)
+    tree_files: int = 0
     deletes: list[str] = field(default_factory=list)
     added: list[NodeRender] = field(default_factory=list)
     updated: dict[str, list[str]] = field(default_factory=dict)  # node -> changed resource ids
@@ -111,11 +116,11 @@ class HubPlan:
         or deleted. A change of the index alone (a row or form change that alters no manifest)
         is not committed: its stale entries only make later syncs re-render those rows, whose
         output is the same, until the next commit brings the index up to date."""
-        return bool(self.deletes or any(not is_index_file(path) for path in self.written))
+        return bool(self.deletes or self.trees or any(not is_index_file(p) for p in self.written))
 
     @property
     def written(self) -> list[str]:
-        """Every path the plan writes, stored or not."""
+        """Every path the plan writes, stored or not (not those in ``trees``)."""
         return [*self.writes, *self.stored]
 
     def write(self, path: str, content: bytes, blob: str, store: Store | None) -> None:
@@ -124,7 +129,7 @@ class HubPlan:
         if store is None:
             self.writes[path] = content
         else:
-            self.stored[path] = store(content)
+            self.stored[path] = store(b"blob", content)
 
 
 def lynqnode_manifest(
@@ -350,6 +355,7 @@ def plan_hub(
     else:
         plan.removed = gone
     desired: set[str] = set()
+    whole: set[str] = set()  # the directories of new nodes, stored as one tree each
     indexed: dict[str, IndexEntry] = {}  # packed nodes' index entries
     keep: set[str] = {p for n in keep_whole for p in by_node[n]}
     claimed = {c.file: name for name, node in render.nodes.items() for c in node.children}
@@ -358,13 +364,24 @@ def plan_hub(
         previous = previous_nodes.get(name)
         blobs, files, kept = _node_files(hub, node, committed, previous, target, claimed)
         keep.update(kept)
-        desired.update(blobs)
+        # A node whose directory is new (a new node, or a new git.layout) goes to a store as
+        # that directory's tree: the commit then takes one entry, not one per file (a first
+        # sync of 100,000 rows: 100,000 trees, not 700,000 files).
+        directory = _new_directory(node, committed, kept, target, listing) if store else None
+        if directory is None:
+            desired.update(blobs)
+        else:
+            desired.update(p for p in blobs if not p.startswith(f"{directory}/"))
         changed = [path for path, blob in blobs.items() if existing.get(path) != blob]
         if changed:
             if files is None:  # memoised blob ids: the contents are assembled again
                 files = _assemble(hub, node, committed, previous, target, claimed)[0]
-            for path in changed:
-                plan.write(path, files[path][0], blobs[path], store)
+            if directory is not None and store is not None:
+                _store_new_node(plan, files, directory, store)
+                whole.add(directory)
+            else:
+                for path in changed:
+                    plan.write(path, files[path][0], blobs[path], store)
         stale = [p for p in committed if p not in desired and p not in keep]
         if name not in by_node:
             plan.added.append(node)
@@ -392,7 +409,7 @@ def plan_hub(
     kept_dirs = {
         target.node_dir(n) for n in keep_whole if listing is not None and n in listing.nodes
     }
-    _plan_hub_files(plan, existing, desired, keep, target, kept_dirs, store)
+    _plan_hub_files(plan, existing, desired, keep, target, kept_dirs | whole, store)
     _plan_inputs(
         plan,
         render,
@@ -415,7 +432,7 @@ def _plan_hub_files(
     desired: set[str],
     keep: set[str],
     target: Target,
-    kept_dirs: set[str],
+    node_dirs: set[str],
     store: Store | None,
 ) -> None:
     """The hub's own files: its kustomization.yaml listing every node directory, and one
@@ -426,7 +443,9 @@ def _plan_hub_files(
     # A committed path no writer could produce (added by hand or by an older version) is left
     # out of the listings, so it can never break a kustomization.
     paths = [p for p in (*desired, *keep) if not path_problem(p)]
-    node_dirs = set(kept_dirs)  # unchanged nodes, kept by their directory without their files
+    # Node directories listed without their files: unchanged ones, kept whole, and new ones,
+    # written whole (see ``_store_new_node``).
+    node_dirs = set(node_dirs)
     engine_paths = []
     for path in paths:
         owner, relative = split_owner(path)
@@ -500,6 +519,38 @@ def _plan_inputs(
         blob = blob_id(content)
         if existing.get(path) != blob:
             plan.write(path, content, blob, store)
+
+
+def _new_directory(
+    node: NodeRender,
+    committed: Sequence[str],
+    kept: set[str],
+    target: Target,
+    listing: HubListing | None,
+) -> str | None:
+    """The directory of ``node`` when the branch has nothing in it (``committed``: the node's
+    paths, ``listing``: the node directories known without their files), else None."""
+    directory = _directory_of(node, committed, target)
+    prefix = f"{directory}/"
+    if kept or (listing is not None and node.name in listing.nodes):
+        return None
+    return None if any(path.startswith(prefix) for path in committed) else directory
+
+
+def _store_new_node(
+    plan: HubPlan, files: Mapping[str, tuple[bytes, str]], directory: str, store: Store
+) -> None:
+    """Store the files of a new node: those in its ``directory`` as one tree (``plan.trees``),
+    its engine files one by one (``plan.stored``)."""
+    prefix = f"{directory}/"
+    inside: dict[str, bytes] = {}
+    for path, (content, blob) in files.items():
+        if path.startswith(prefix):
+            inside[path[len(prefix) :]] = store(b"blob", content)
+        else:
+            plan.write(path, content, blob, store)
+    plan.trees[directory] = store_directory(inside, store)
+    plan.tree_files += len(inside)
 
 
 def _index_entry(name: str, key: str, blobs: Mapping[str, str]) -> IndexEntry:

@@ -121,7 +121,7 @@ def test_changed_paths_on_top_of_a_tree_equal_the_index_result(repo: Path, store
 def test_stored_blobs_below_a_prefix_give_the_tree_of_full_paths(repo: Path, store: Store) -> None:
     files = {"a/b.yaml": b"1", "a/c/d.yaml": b"2", "e.yaml": b"3"}
     hub = "lynq/ns/hub"
-    stored = {"a/c/d.yaml": store.pack.add_blob(b"2")}
+    stored = {"a/c/d.yaml": store.pack.add(b"blob", b"2")}
     tree = build_tree(
         None,
         writes={"a/b.yaml": b"1", "e.yaml": b"3"},
@@ -143,9 +143,23 @@ def test_stored_blobs_below_a_prefix_give_the_tree_of_full_paths(repo: Path, sto
         )
 
 
+def test_nothing_changes_below_a_directory_written_whole(store: Store) -> None:
+    tree = store.pack.add(b"tree", b"")
+    for writes, deletes in [({"a/b/c": b"1"}, []), ({}, ["a/b/c"]), ({"a/b": b"1"}, [])]:
+        with pytest.raises(UnsafePath, match="written whole"):
+            build_tree(
+                None,
+                writes=writes,
+                deletes=deletes,
+                trees={"a/b": tree} if "a/b" not in writes else {"a": tree},
+                read=store.read,
+                add=store.pack.add,
+            )
+
+
 def test_a_pack_left_unused_is_removed(tmp_path: Path) -> None:
     with PackWriter(tmp_path / "new.pack") as pack:
-        pack.add_blob(b"x")
+        pack.add(b"blob", b"x")
         assert pack.path.exists()
     assert not (tmp_path / "new.pack").exists()
 

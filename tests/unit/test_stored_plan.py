@@ -10,7 +10,7 @@ import pytest
 import targets_fixture as fixture
 from targets_fixture import HUB
 
-from lynq_bridge.core.gittree import object_id
+from lynq_bridge.core.gittree import build_tree, object_id
 from lynq_bridge.core.inputs import HubListing
 from lynq_bridge.core.layout import Target
 from lynq_bridge.core.planning import (
@@ -43,39 +43,95 @@ def planned(
     )
 
 
+class Objects(dict[bytes, bytes]):
+    """A store keeping the objects it is given by id."""
+
+    def add(self, kind: bytes, content: bytes) -> bytes:
+        oid = object_id(kind, content)
+        self[oid] = content
+        return oid
+
+    def tree(self, root: bytes | None = None, **kw: Any) -> bytes:
+        kw.setdefault("deletes", [])
+        return build_tree(
+            root.hex() if root else None,
+            read=lambda names: [self[bytes.fromhex(n)] for n in names],
+            add=self.add,
+            **kw,
+        )
+
+
 @pytest.mark.parametrize("name", ["plain", "flux", "argocd"])
 @pytest.mark.parametrize("layout", ["flat", "sharded"])
-def test_a_stored_plan_hands_over_every_file_a_plan_writes(name: str, layout: str) -> None:
+def test_a_stored_plan_hands_over_the_tree_a_plan_writes(name: str, layout: str) -> None:
     target = target_for(fixture.bridge_spec(name, git={**fixture.SPEC["git"], "layout": layout}))
     expected = planned(target, fixture.render(target, revision="r1"))
-    handed: list[bytes] = []
-
-    def store(content: bytes) -> bytes:
-        handed.append(content)
-        return object_id(b"blob", content)
-
-    plan = planned(target, fixture.render(target, revision="r1"), store=store)
-    assert plan.writes == {} and plan.stored.keys() == expected.writes.keys()
-    assert {p: b.hex() for p, b in plan.stored.items()} == {
-        p: blob_id(c) for p, c in expected.writes.items()
-    }
-    assert sorted(handed) == sorted(expected.writes.values())
-    assert (
-        plan.index == expected.index
-        and plan.changed
-        and sorted(plan.written) == sorted(expected.written)
+    objects = Objects()
+    plan = planned(target, fixture.render(target, revision="r1"), store=objects.add)
+    assert plan.writes == {} and plan.changed and plan.index == expected.index
+    # Each new node's directory is one tree; the rest (engine and hub files) one blob each.
+    assert sorted(plan.trees) == sorted(target.node_dir(n.name) for n in plan.added)
+    assert len(plan.stored) + plan.tree_files == len(expected.writes)
+    assert all(expected.writes[p] == objects[b] for p, b in plan.stored.items())
+    assert objects.tree(writes={}, stored=plan.stored, trees=plan.trees) == Objects().tree(
+        writes=expected.writes
     )
     clean = [n for n in plan.nodes.values() if not n.errors]
     assert clean and all(n.packed and not n.children and not n.assembled for n in clean)
-    after = HubListing({}, {}).after({}, [], [], plan.stored)
+    after = HubListing({}, {}).after({}, [], [], plan.stored, plan.trees)
     assert after == HubListing({}, {}).after(expected.writes, [], [])
+
+
+@pytest.mark.parametrize("name", ["plain", "flux"])
+def test_a_new_layout_stores_each_node_directory_as_a_tree(name: str) -> None:
+    flat = target_for(fixture.bridge_spec(name))
+    git = {**fixture.SPEC["git"], "layout": "sharded"}
+    sharded = target_for(fixture.bridge_spec(name, git=git))
+    objects = Objects()
+    before = planned(flat, fixture.render(flat)).writes
+    root = objects.tree(writes=before)
+    existing = {p: blob_id(c) for p, c in before.items()}
+    expected = planned(sharded, fixture.render(sharded), existing=existing)
+    plan = planned(sharded, fixture.render(sharded), store=objects.add, existing=existing)
+    assert plan.trees and plan.deletes == expected.deletes and plan.updated == expected.updated
+    assert objects.tree(
+        root, writes={}, stored=plan.stored, trees=plan.trees, deletes=plan.deletes
+    ) == objects.tree(root, writes=expected.writes, deletes=expected.deletes)
+
+
+def test_a_listed_node_directory_is_not_new_without_its_files() -> None:
+    target = PlainTarget()
+    render = fixture.render(target)
+    listing = HubListing(dict.fromkeys(render.nodes, "0" * 40), {})
+    plan = plan_hub(
+        HUB,
+        render,
+        {},
+        previous_nodes={},
+        guard=DeletionGuard(25),
+        target=target,
+        listing=listing,
+        store=Objects().add,
+    )
+    assert plan.trees == {} and plan.stored
+
+
+def test_a_committed_node_is_stored_file_by_file() -> None:
+    target = PlainTarget()
+    first = planned(target, fixture.render(target))
+    existing = {p: blob_id(c) for p, c in first.writes.items()}
+    edited = sorted(p for p in first.writes if p.endswith("/lynqnode.yaml"))[0]
+    existing[edited] = "0" * 40
+    objects = Objects()
+    plan = planned(target, fixture.render(target), store=objects.add, existing=existing)
+    assert plan.trees == {} and plan.stored == {edited: object_id(b"blob", first.writes[edited])}
 
 
 def test_a_packed_node_is_rendered_again_rather_than_taken_from_the_cache() -> None:
     target = PlainTarget()
     cache: dict[Any, Any] = {}
     first = fixture.render(target, cache=cache)
-    planned(target, first, store=lambda content: b"")
+    planned(target, first, store=lambda kind, content: b"")
     again = fixture.render(target, cache=cache)
     assert again.nodes.keys() == first.nodes.keys()
     for name, node in again.nodes.items():
@@ -87,7 +143,7 @@ def test_a_packed_node_is_rendered_again_rather_than_taken_from_the_cache() -> N
 def test_a_packed_node_cannot_be_assembled_again() -> None:
     target = PlainTarget()
     render = fixture.render(target)
-    planned(target, render, store=lambda content: b"")
+    planned(target, render, store=lambda kind, content: b"")
     node = next(iter(render.nodes.values()))
     with pytest.raises(ValueError, match="was packed"):
         node_files(HUB, node, target)
