@@ -10,8 +10,10 @@ unclonable for Argo CD and Flux. The cost is that of the new objects, not of the
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 from lynq_bridge.adapters.gitlocal import first_error
 from lynq_bridge.core.paths import is_below, quote
@@ -33,24 +35,37 @@ def verify_commit(
     parents = git("rev-list", "--parents", "-n", "1", commit).stdout.decode().split()[1:]
     if len(parents) > 1:
         raise UnsafeCommit(f"{where} is not pushed: it has {len(parents)} parents")
-    changed = git(
-        "diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--root", commit
-    ).stdout.split(b"\0")
-    for meta, raw_path in zip(changed[0::2], changed[1::2], strict=False):
-        path = raw_path.decode(errors="surrogateescape")
-        if not is_below(path, root):
-            raise UnsafeCommit(
-                f"{where} is not pushed: it changes {quote(path)}, which is outside "
-                f"git.path {quote(root)}"
-            )
-        mode = meta.split(b" ")[1].decode(errors="replace")
-        if mode not in ("100644", "000000"):
-            raise UnsafeCommit(
-                f"{where} is not pushed: it gives {quote(path)} mode {mode}, "
-                "not that of a plain file"
-            )
+    # Through a file: a first sync of 100,000 rows changes 700,000 paths (130 MB of output).
+    with tempfile.TemporaryFile(dir=pack.parent) as out:
+        git("diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--root", commit, stdout=out)
+        out.seek(0)
+        fields = nul_fields(out)
+        for meta, raw_path in zip(fields, fields, strict=False):
+            path = raw_path.decode(errors="surrogateescape")
+            if not is_below(path, root):
+                raise UnsafeCommit(
+                    f"{where} is not pushed: it changes {quote(path)}, which is outside "
+                    f"git.path {quote(root)}"
+                )
+            mode = meta.split(b" ")[1].decode(errors="replace")
+            if mode not in ("100644", "000000"):
+                raise UnsafeCommit(
+                    f"{where} is not pushed: it gives {quote(path)} mode {mode}, "
+                    "not that of a plain file"
+                )
     if not objects_checked:
         _fsck_new_objects(git, commit, parents, pack=pack, where=where)
+
+
+def nul_fields(stream: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    """The NUL-terminated fields of ``stream``, read ``size`` bytes at a time (an unterminated
+    last field too; none after a final NUL)."""
+    rest = b""
+    while chunk := stream.read(size):
+        *fields, rest = (rest + chunk).split(b"\0")
+        yield from fields
+    if rest:
+        yield rest
 
 
 def _fsck_new_objects(git: Git, commit: str, parents: list[str], *, pack: Path, where: str) -> None:

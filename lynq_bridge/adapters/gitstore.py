@@ -110,12 +110,14 @@ class GitStore:
         *args: str,
         input: bytes | None = None,
         stdin: IO[bytes] | None = None,
+        stdout: IO[bytes] | None = None,
         check: bool = True,
         env: Mapping[str, str] | None = None,
         remote: bool = False,
     ) -> subprocess.CompletedProcess[bytes]:
         """Run git in the mirror; ``remote`` for a command that talks to the remote, which
-        then gets the credentials through the environment."""
+        then gets the credentials through the environment; ``stdout``: a file for a large
+        output, which is then not held in memory."""
         options: tuple[str, ...] = ()
         secret_env: dict[str, str] = {}
         credentials = self._credentials() if remote else None
@@ -129,7 +131,8 @@ class GitStore:
                 command,
                 input=input,
                 stdin=stdin,
-                capture_output=True,
+                stdout=stdout or subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 timeout=GIT_TIMEOUT_SECONDS,
                 env={
                     **os.environ,
