@@ -34,6 +34,28 @@ def entry_header(kind: bytes, size: int) -> bytes:
     return bytes(out)
 
 
+class ObjectIds:
+    """A set of 20-byte object ids kept as 65,536 byte strings of ids, by their first two
+    bytes: a first sync of 100,000 rows writes 700,000 objects, whose ids cost 110 MB in a set
+    of ``bytes`` and 20 MB here. Git refuses a pack holding an object twice."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[bytes, bytearray] = {}
+        self.count = 0
+
+    def add(self, oid: bytes) -> bool:
+        """Add ``oid``; False when it was there already."""
+        bucket = self._buckets.setdefault(oid[:2], bytearray())
+        found = bucket.find(oid)
+        while found != -1 and found % len(oid):  # a match across two ids is none
+            found = bucket.find(oid, found + 1)
+        if found != -1:
+            return False
+        bucket += oid
+        self.count += 1
+        return True
+
+
 class PackWriter:
     """Appends objects to ``path``; ``finish`` completes the header and the trailer. As a
     context manager, the file is closed and removed at the end (stored or not)."""
@@ -42,25 +64,24 @@ class PackWriter:
         self.path = path
         self._file: IO[bytes] = path.open("wb")
         self._file.write(b"PACK" + struct.pack(">II", 2, 0))
-        self._written: set[bytes] = set()
+        self._written = ObjectIds()
 
     def add(self, kind: bytes, content: bytes) -> bytes:
         """Store one object (once); its binary object id."""
         oid = object_id(kind, content)
-        if oid not in self._written:
-            self._written.add(oid)
+        if self._written.add(oid):
             self._file.write(entry_header(kind, len(content)))
             self._file.write(zlib.compress(content, LEVEL))
         return oid
 
     @property
     def count(self) -> int:
-        return len(self._written)
+        return self._written.count
 
     def finish(self) -> None:
         """Write the object count into the header and the pack's SHA-1 trailer."""
         self._file.seek(8)
-        self._file.write(struct.pack(">I", len(self._written)))
+        self._file.write(struct.pack(">I", self._written.count))
         self._file.close()
         digest = hashlib.sha1(usedforsecurity=False)
         with self.path.open("rb") as done:
