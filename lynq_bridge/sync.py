@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lynq_bridge import __version__
+from lynq_bridge.adapters import settledfile
 from lynq_bridge.adapters.database import Datasources
 from lynq_bridge.adapters.filetree import DirectoryTree
 from lynq_bridge.adapters.gitstore import GitStore
@@ -30,7 +31,7 @@ from lynq_bridge.claims import ClaimCheck
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.credentials import credential_warnings, strip_credentials
-from lynq_bridge.core.delta import Settled, plan_delta, row_changes, settle
+from lynq_bridge.core.delta import Settled, plan_delta, prepare, row_changes, settle
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
 from lynq_bridge.core.inputs import (
     CommittedInputs,
@@ -203,6 +204,8 @@ class Syncer:
         self._known: dict[str, tuple[str, HubListing, CommittedInputs]] = {}
         # Per hub left settled by this syncer: what plans a change of a few rows (core.delta).
         self._settled: dict[str, Settled] = {}
+        self._kept: dict[str, str] = {}  # hub -> the commit its state file names (settledfile)
+        self._read: set[str] = set()  # hubs whose rows were read once: their memo is filled
         self.progress: Callable[[int, int], None] | None = None
 
     def _cache(self, hub: LynqHub, revision: str) -> HubMemo:
@@ -257,16 +260,18 @@ class Syncer:
 
     def _remember_commit(
         self, hub: LynqHub, commit: str, listing: HubListing, plan: HubPlan
-    ) -> None:
-        """After a push: the listing and index that ``commit`` holds, from the plan it made."""
+    ) -> HubListing:
+        """After a push: the listing and index that ``commit`` holds, from the plan it made;
+        the listing."""
+        after = listing.after(plan.writes, plan.deletes, plan.removed)
         if plan.index is None:  # the committed index was kept: read it again next time
             self._known.pop(hub_key(hub), None)
-            return
-        after = listing.after(plan.writes, plan.deletes, plan.removed)
+            return after
         keys = {n: key for n, (key, _digest, _objects) in plan.index.items()}
         digests = {n: digest for n, (_key, digest, _objects) in plan.index.items()}
         objects = {n: files for n, (_key, _digest, files) in plan.index.items()}
         self._remember(hub, commit, after, CommittedInputs(keys, objects, digests, plan.records))
+        return after
 
     def _settle(
         self,
@@ -276,10 +281,11 @@ class Syncer:
         rows: list[Row],
         render: HubRender,
         plan: HubPlan,
+        files: Mapping[str, str],
     ) -> None:
         """Remember a hub the full path left settled at ``commit`` (every node rendered cleanly
-        and indexed, nothing held, blocked or rolling), so that the next change of a few rows
-        takes ``_sync_delta``; forget it otherwise."""
+        and indexed, nothing held, blocked or rolling; ``files``: the hub's own files then), so
+        that the next change of a few rows takes ``_sync_delta``; forget it otherwise."""
         key = hub_key(hub)
         clean = (
             plan.index is not None
@@ -291,7 +297,10 @@ class Syncer:
             and not any(n.failed or n.skipped or n.withheld for n in render.nodes.values())
         )
         if clean and plan.index is not None:
-            self._settled[key] = Settled(commit, stamp.form_revision, rows, plan.index)
+            index = plan.index
+            self._settled[key] = Settled(
+                commit, stamp.form_revision, rows, index, dict(files), len(index)
+            )
         else:
             self._settled.pop(key, None)
 
@@ -304,25 +313,25 @@ class Syncer:
         hub_dir: str,
         result: HubResult,
     ) -> bool:
-        """Sync a settled hub whose rows changed in a few values or gained a few new rows
+        """Sync a settled hub whose rows changed in a few values, or gained or lost a few rows
         (``core.delta``); False when the full path must run (nothing was pushed then)."""
         key = hub_key(hub)
-        settled, known = self._settled.pop(key, None), self._known.get(key)
+        settled = self._settled.pop(key, None)
+        if settled is None and commit is not None:
+            settled = self._restore(hub, commit, stamp.form_revision)
         forms = self.compiled.forms_of(hub)
         if (
             settled is None
-            or known is None
             or commit is None
             or settled.commit != commit
-            or known[0] != commit
             or settled.revision != stamp.form_revision
             or any(f.form.spec.rollout.maxSkew > 0 for f in forms)
         ):
             return False
         found = row_changes(settled, rows)
-        if not found or not (found[0] or found[1]):
+        if not found or not any(found):
             return False
-        changed, added = found
+        changed, added, removed = found
         target = self.compiled.target
         nodes: dict[str, NodeRender] = {}
         for row, new in [*((r, False) for r in changed), *((r, True) for r in added)]:
@@ -336,13 +345,19 @@ class Syncer:
                 node = render_node(hub, form, row, target, clock=time.monotonic)
                 node.input_key = input_key_of(stamp.form_revision, form, row)
                 nodes[name] = node
-        known_nodes = [n for n in nodes if n in settled.index]
+        gone = [node_name(row.uid, form.name) for row in removed for form in forms]
+        read = functools.partial(self._read_index, commit, settled)
+        if not prepare(settled, nodes, target, read, gone):
+            return False
+        known_nodes = [n for n in (*nodes, *gone) if n in settled.index]
         committed = self.git.list_nodes(commit, hub_dir, known_nodes, sharded=target.sharded)
         self.claims.withhold(hub, HubRender(nodes=nodes), committed)
-        plan = plan_delta(hub, settled, nodes, committed, known[1].files, target)
+        plan = plan_delta(
+            hub, settled, nodes, committed, settled.files, target, read, gone=gone, guard=self.guard
+        )
         if plan is None or plan.index is None:
             return False
-        result.nodes = len(plan.index)
+        result.nodes = settled.count + len(plan.added) - len(plan.removed)
         _count(result, plan)
         result.changed_nodes = changed_nodes(plan)
         if not plan.changed:
@@ -355,8 +370,10 @@ class Syncer:
             log.info("push of hub %s was rejected; syncing it in full", result.hub)
             return False
         result.commit = sha
-        self._remember_delta(hub, sha, known, plan)
-        settle(settled, sha, rows, plan, [*changed, *added])
+        known = self._known.pop(key, None)
+        if known is not None and known[0] == commit:
+            self._remember_delta(hub, sha, known, plan)
+        settle(settled, sha, rows, plan, [*changed, *added], removed)
         self._settled[key] = settled
         return True
 
@@ -394,10 +411,38 @@ class Syncer:
         keys, digests, objects = dict(inputs), dict(inputs.digests), dict(inputs.objects)
         for name, (key, digest, files) in changed.items():
             keys[name], digests[name], objects[name] = key, digest, files
-        after = listing.after(plan.writes, plan.deletes, ())
+        for name in plan.removed:
+            del keys[name], digests[name], objects[name]
+        after = listing.after(plan.writes, plan.deletes, plan.removed)
         self._known[hub_key(hub)] = (commit, after, CommittedInputs(keys, objects, digests))
 
+    def _restore(self, hub: LynqHub, commit: str, revision: str) -> Settled | None:
+        """The settled state of ``hub`` at ``commit`` and ``revision`` that an earlier process
+        kept in the work directory."""
+        key = hub_key(hub)
+        path = settledfile.path_of(self.git.dir, key)
+        settled = settledfile.load(path, hub=key, commit=commit, revision=revision)
+        if settled is not None:
+            self._kept[key] = settled.commit
+        return settled
+
+    def _read_index(self, commit: str, settled: Settled, paths: list[str]) -> dict[str, bytes]:
+        """The contents of the index files ``paths`` (relative to the hub) of a settled hub,
+        read by their blob ids."""
+        ids = {path: settled.files[path] for path in paths}
+        found = self.git.read_blobs(ids.values())
+        return {path: found[blob] for path, blob in ids.items() if blob in found}
+
+    def keep_state(self) -> None:
+        """Write the state of each settled hub that changed since it was read or written, for
+        the next process (``settledfile``)."""
+        for key, settled in self._settled.items():
+            if self._kept.get(key) != settled.commit:
+                settledfile.save(settledfile.path_of(self.git.dir, key), key, settled)
+                self._kept[key] = settled.commit
+
     def close(self) -> None:
+        self.keep_state()
         self.git.close()
         self.datasources.dispose()
         self.notifier.close()
@@ -431,7 +476,13 @@ class Syncer:
         result.rows = len(records)
         revision = compiled.revision_of(hub)
         memo = self._cache(hub, revision)
-        rows = rows_from_records(records, columns=query.variables, memo=memo.rows)
+        # The first read of a hub fills no memo: a `sync --once` process never reads it again
+        # (a third of its rows' cost at 100,000), and a daemon's second read fills it.
+        first = hub_key(hub) not in self._read
+        self._read.add(hub_key(hub))
+        rows = rows_from_records(
+            records, columns=query.variables, memo=None if first else memo.rows
+        )
         stamp = Stamp(hub_key(hub), revision, snapshot_of(rows, memo.snapshot))
         hub_dir = compiled.hub_dir(hub)
         head = self.git.fetch_head()
@@ -513,7 +564,7 @@ class Syncer:
                 result.unchanged = True
                 if head.commit is not None:
                     self._remember(hub, head.commit, listing, committed)
-                    self._settle(hub, head.commit, stamp, rows, render, plan)
+                    self._settle(hub, head.commit, stamp, rows, render, plan, listing.files)
                 return
             message = commit_message(
                 plan, stamp, result.errors, node_count=result.nodes, rollout=rollout.message()
@@ -521,8 +572,8 @@ class Syncer:
             sha = self._commit_and_push(hub, head.commit, hub_dir, plan, message)
             if sha is not None:
                 result.commit = sha
-                self._remember_commit(hub, sha, listing, plan)
-                self._settle(hub, sha, stamp, rows, render, plan)
+                after = self._remember_commit(hub, sha, listing, plan)
+                self._settle(hub, sha, stamp, rows, render, plan, after.files)
                 return
             log.info("push of hub %s was rejected; rebasing on the new remote head", result.hub)
             head = self.git.fetch_head()

@@ -152,6 +152,11 @@ def _row(record: Sequence[object], names: tuple[str, ...]) -> Row | None:
     return row
 
 
+def rows_of(values: Iterable[tuple[str, ...]], names: tuple[str, ...]) -> list[Row]:
+    """Rows from their values as ``Row.values`` holds them (a state kept by a process)."""
+    return [_new_row(Row, (row[0], row, names)) for row in values]
+
+
 _UNSEEN: Any = object()  # a record the memo does not hold (None there means: inactive)
 
 # Row(uid, values, names) without the named tuple's Python-level __new__: a third faster, which
