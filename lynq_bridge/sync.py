@@ -204,8 +204,10 @@ class Syncer:
         self._known: dict[str, tuple[str, HubListing, CommittedInputs]] = {}
         # Per hub left settled by this syncer: what plans a change of a few rows (core.delta).
         self._settled: dict[str, Settled] = {}
-        self._kept: dict[str, str] = {}  # hub -> the commit its state file names (settledfile)
-        self._read: set[str] = set()  # hubs whose rows were read once: their memo is filled
+        # Per hub: the commit its state file names (settledfile), and the state an earlier
+        # process kept, until the first sync of the hub takes it.
+        self._kept: dict[str, str] = {}
+        self._restored: dict[str, Settled] = {}
         self.progress: Callable[[int, int], None] | None = None
 
     def _cache(self, hub: LynqHub, revision: str) -> HubMemo:
@@ -316,9 +318,7 @@ class Syncer:
         """Sync a settled hub whose rows changed in a few values, or gained or lost a few rows
         (``core.delta``); False when the full path must run (nothing was pushed then)."""
         key = hub_key(hub)
-        settled = self._settled.pop(key, None)
-        if settled is None and commit is not None:
-            settled = self._restore(hub, commit, stamp.form_revision)
+        settled = self._settled.pop(key, None) or self._restored.pop(key, None)
         forms = self.compiled.forms_of(hub)
         if (
             settled is None
@@ -351,7 +351,9 @@ class Syncer:
             return False
         known_nodes = [n for n in (*nodes, *gone) if n in settled.index]
         committed = self.git.list_nodes(commit, hub_dir, known_nodes, sharded=target.sharded)
-        self.claims.withhold(hub, HubRender(nodes=nodes), committed)
+        if self.claims.would_ask(HubRender(nodes=nodes), committed):
+            return False  # new conflictPolicy Stuck objects: the full path asks, once
+        self.rollouts.clear_stopped(hub, forms)  # what a full path's rollout step does first
         plan = plan_delta(
             hub, settled, nodes, committed, settled.files, target, read, gone=gone, guard=self.guard
         )
@@ -416,15 +418,17 @@ class Syncer:
         after = listing.after(plan.writes, plan.deletes, plan.removed)
         self._known[hub_key(hub)] = (commit, after, CommittedInputs(keys, objects, digests))
 
-    def _restore(self, hub: LynqHub, commit: str, revision: str) -> Settled | None:
-        """The settled state of ``hub`` at ``commit`` and ``revision`` that an earlier process
-        kept in the work directory."""
+    def _restore(self, hub: LynqHub, memo: HubMemo, columns: Sequence[str]) -> None:
+        """Once per hub and process: the state an earlier process kept (``settledfile``), its
+        records seeding ``memo`` and its settled hub left for ``_sync_delta`` to check."""
         key = hub_key(hub)
-        path = settledfile.path_of(self.git.dir, key)
-        settled = settledfile.load(path, hub=key, commit=commit, revision=revision)
-        if settled is not None:
-            self._kept[key] = settled.commit
-        return settled
+        if key in self._kept:
+            return
+        kept = settledfile.load(settledfile.path_of(self.git.dir, key), key)
+        self._kept[key] = kept.settled.commit if kept is not None else ""
+        if kept is not None:
+            kept.seed(("uid", "activate", *columns), memo.rows, memo.snapshot)
+            self._restored[key] = kept.settled
 
     def _read_index(self, commit: str, settled: Settled, paths: list[str]) -> dict[str, bytes]:
         """The contents of the index files ``paths`` (relative to the hub) of a settled hub,
@@ -435,11 +439,25 @@ class Syncer:
 
     def keep_state(self) -> None:
         """Write the state of each settled hub that changed since it was read or written, for
-        the next process (``settledfile``)."""
+        the next process (``settledfile``), with the records and snapshot texts of its rows
+        when this syncer's memo holds them."""
         for key, settled in self._settled.items():
-            if self._kept.get(key) != settled.commit:
-                settledfile.save(settledfile.path_of(self.git.dir, key), key, settled)
-                self._kept[key] = settled.commit
+            if self._kept.get(key) == settled.commit:
+                continue
+            memo = self._caches.get(key)
+            records = parts = None
+            if memo is not None:
+                by_row = {id(row): record for record, row in memo.rows.items() if row is not None}
+                if all(id(row) in by_row for row in settled.rows):
+                    records = [by_row[id(row)] for row in settled.rows]
+                snapshot = memo.snapshot
+                if len(snapshot.rows) == len(settled.rows) and all(
+                    a is b for a, b in zip(snapshot.rows, settled.rows, strict=True)
+                ):
+                    parts = snapshot.parts
+            path = settledfile.path_of(self.git.dir, key)
+            settledfile.save(path, key, settled, records=records, parts=parts)
+            self._kept[key] = settled.commit
 
     def close(self) -> None:
         self.keep_state()
@@ -476,13 +494,8 @@ class Syncer:
         result.rows = len(records)
         revision = compiled.revision_of(hub)
         memo = self._cache(hub, revision)
-        # The first read of a hub fills no memo: a `sync --once` process never reads it again
-        # (a third of its rows' cost at 100,000), and a daemon's second read fills it.
-        first = hub_key(hub) not in self._read
-        self._read.add(hub_key(hub))
-        rows = rows_from_records(
-            records, columns=query.variables, memo=None if first else memo.rows
-        )
+        self._restore(hub, memo, query.variables)
+        rows = rows_from_records(records, columns=query.variables, memo=memo.rows)
         stamp = Stamp(hub_key(hub), revision, snapshot_of(rows, memo.snapshot))
         hub_dir = compiled.hub_dir(hub)
         head = self.git.fetch_head()

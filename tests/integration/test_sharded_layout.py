@@ -278,6 +278,7 @@ def test_a_new_process_plans_a_few_rows_from_what_the_last_one_kept(
     process plans a changed or new row from it alone. A state of another commit (a person
     pushed), a damaged or a missing one is ignored: the full path runs, and the branch ends
     where a fresh render does."""
+    import lynq_bridge.core.rows as rows_module
     import lynq_bridge.sync as sync_module
     from lynq_bridge.config.loading import load_config
 
@@ -290,6 +291,14 @@ def test_a_new_process_plans_a_few_rows_from_what_the_last_one_kept(
         return real(*args, **options)
 
     monkeypatch.setattr(sync_module, "render_hub", counting)
+    converted: list[str] = []  # the records a process turned into rows
+    real_row = rows_module._row
+
+    def converting(record: Any, names: Any) -> Any:
+        converted.append(record[0])
+        return real_row(record, names)
+
+    monkeypatch.setattr(rows_module, "_row", converting)
     database = SqliteDatabase(sqlite_database)
     kept = bridge.root / "work" / "settled"
 
@@ -297,6 +306,7 @@ def test_a_new_process_plans_a_few_rows_from_what_the_last_one_kept(
         """Run ``statement``, then one sync in a new process's Syncer: (full renders, result)."""
         database.execute(statement)
         before = len(full)
+        converted.clear()
         syncer = sync_module.Syncer(load_config(bridge.config))
         try:
             (result,) = syncer.sync_all()
@@ -308,6 +318,7 @@ def test_a_new_process_plans_a_few_rows_from_what_the_last_one_kept(
     assert once("UPDATE tenants SET replicas = 1 WHERE tenant_id = 'acme'")[0] == 1
     (state,) = kept.iterdir()
     assert once("UPDATE tenants SET replicas = 5 WHERE tenant_id = 'acme'")[0] == 0
+    assert converted == ["acme"]  # the other records were known by the kept state
     renders, result = once("INSERT INTO tenants (tenant_id, active) VALUES ('zeta', '1')")
     assert (renders, result.nodes, result.added) == (0, 6, 1)
     data = state.read_bytes()

@@ -377,3 +377,14 @@ def test_a_restored_hub_reads_every_shard_when_a_removal_empties_one() -> None:
     assert delta.writes == full.writes and delta.deletes == full.deletes
     assert f"{shard_of('z1-web')}/.lynq-inputs" in delta.deletes
     assert "kustomization.yaml" in delta.writes
+
+
+def test_a_gone_node_that_is_rendered_again_or_unknown_leaves_it_to_the_full_path() -> None:
+    hub = simple_hub(RECORDS)
+    node, committed, engine = one_changed(hub)
+    nodes = {"t005-web": node}
+    args = (HUB, hub.settled, nodes, committed, engine, hub.target)
+    assert plan_delta(*args, gone=["t006-web"], guard=GUARD) is not None
+    assert plan_delta(*args, gone=["t005-web"], guard=GUARD) is None  # rendered again
+    assert plan_delta(*args, gone=["nobody-web"], guard=GUARD) is None  # not in the index
+    assert plan_delta(*args, gone=["t006-web"]) is None  # no guard to ask
