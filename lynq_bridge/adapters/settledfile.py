@@ -102,8 +102,10 @@ def save(
     header = MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n"
     partial = path.with_name(f"{path.name}.new")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with partial.open("wb") as out:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The rows' values are the database's: readable by the bridge's user alone.
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
             out.write(header)
             out.write(payload)
         os.replace(partial, path)

@@ -39,6 +39,7 @@ def test_a_kept_state_reads_back_and_seeds_the_memos(tmp_path: Path) -> None:
     settledfile.save(path, "default/tenants", settled, records=records, parts=snapshot.parts)
     kept = settledfile.load(path, "default/tenants")
     assert kept is not None
+    assert path.stat().st_mode & 0o777 == 0o600  # the rows' values: the bridge's user's alone
     restored = kept.settled
     assert (restored.commit, restored.revision, restored.count, restored.files) == (
         "c1",
