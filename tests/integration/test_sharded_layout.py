@@ -194,6 +194,21 @@ def test_a_node_moved_by_hand_into_another_shard_is_put_back(
     assert committed(bridge) == rendered(bridge, "out")
 
 
+def full_renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one with every full render of a hub (``render_hub`` in a sync)."""
+    import lynq_bridge.sync as sync_module
+
+    full: list[int] = []
+    real = sync_module.render_hub
+
+    def counting(*args: Any, **options: Any) -> Any:
+        full.append(1)
+        return real(*args, **options)
+
+    monkeypatch.setattr(sync_module, "render_hub", counting)
+    return full
+
+
 @pytest.mark.parametrize("layout", ["flat", "sharded"])
 def test_a_daemon_plans_changed_and_new_rows_of_a_settled_hub_without_the_full_path(
     bridge: Bridge,
@@ -209,14 +224,7 @@ def test_a_daemon_plans_changed_and_new_rows_of_a_settled_hub_without_the_full_p
     from lynq_bridge.config.loading import load_config
 
     set_layout(bridge, layout)
-    full: list[int] = []
-    real = sync_module.render_hub
-
-    def counting(*args: Any, **options: Any) -> Any:
-        full.append(1)
-        return real(*args, **options)
-
-    monkeypatch.setattr(sync_module, "render_hub", counting)
+    full = full_renders(monkeypatch)
     database = SqliteDatabase(sqlite_database)
     daemon = sync_module.Syncer(load_config(bridge.config))
     try:
@@ -283,14 +291,7 @@ def test_a_new_process_plans_a_few_rows_from_what_the_last_one_kept(
     from lynq_bridge.config.loading import load_config
 
     set_layout(bridge, layout)
-    full: list[int] = []
-    real = sync_module.render_hub
-
-    def counting(*args: Any, **options: Any) -> Any:
-        full.append(1)
-        return real(*args, **options)
-
-    monkeypatch.setattr(sync_module, "render_hub", counting)
+    full = full_renders(monkeypatch)
     converted: list[str] = []  # the records a process turned into rows
     real_row = rows_module._row
 
