@@ -190,6 +190,40 @@ def insert_one_row(directory: Path, syncer: Syncer, uid: str) -> float:
     return float(seconds)
 
 
+def delete_one_row(directory: Path, syncer: Syncer, uid: str) -> float:
+    """DELETE one row and sync: seconds to a pushed commit that removes its node."""
+    with sqlite3.connect(directory / "tenants.db") as db:
+        db.execute("DELETE FROM tenants WHERE tenant_id = ?", (uid,))
+    db.close()
+    seconds, results = timed(syncer.sync_all)
+    assert results[0].commit and results[0].removed == 1, results
+    return float(seconds)
+
+
+def fresh_figures(directory: Path, config_dir: Path, uids: list[str]) -> list[tuple[float, float]]:
+    """One changed row each, synced by a new ``sync --once`` process: (total seconds, the
+    remote's receive-pack seconds) each."""
+    trace = directory / "trace2.json"
+    out = []
+    os.environ["GIT_TRACE2_EVENT"] = str(trace)
+    try:
+        for uid in uids:
+            update_row(directory, uid)
+            total, _, line = sync_process(config_dir)
+            assert "updated 1" in line, line
+            out.append((total, remote_seconds(trace)))
+    finally:
+        del os.environ["GIT_TRACE2_EVENT"]
+    return out
+
+
+def import_seconds() -> float:
+    """Seconds a new process takes to start Python and import the command line."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import lynq_bridge.cli"], check=True)
+    return time.perf_counter() - started
+
+
 def remote_seconds(trace: Path) -> float:
     """Seconds the remote's ``git receive-pack`` ran in the pushes traced to ``trace``
     (GIT_TRACE2_EVENT): its connectivity check walks every tree of the branch, which is the
@@ -316,9 +350,15 @@ def main() -> None:
         f"the query; commit: {results[0].commit}"
     )
 
-    update_row(directory, "t00041")
-    one_p, _, line = sync_process(config_dir)
-    print(f"one changed row, fresh `sync --once` process: {one_p:.3f} s ({line.split(';')[0]})")
+    fresh = sorted(fresh_figures(directory, config_dir, [f"t0004{i}" for i in range(1, 6)]))
+    starting = sorted(import_seconds() for _ in range(3))[1]
+    total, remote = fresh[2]
+    print(
+        f"one changed row, fresh `sync --once` process: median {total:.3f} s of 5 "
+        f"({', '.join(f'{t:.3f}' for t, _ in fresh)}); of the median: remote receive-pack "
+        f"{remote:.3f} s, query (in this process) {query_s:.3f} s, Python start and imports "
+        f"{starting:.3f} s, the rest {total - remote - query_s - starting:.3f} s"
+    )
     one_s, changed = change_one_row(directory, Syncer(config), "t00042")
     print(
         f"one changed row, new Syncer in this process: {one_s:.3f} s to a pushed commit "
@@ -340,11 +380,19 @@ def main() -> None:
     )
     run = int(time.time())  # new uids in every run on the same --dir
     inserts = sorted(insert_one_row(directory, daemon, f"new{run}{i}") for i in range(3))
-    daemon.close()
     print(
         f"one new row, daemon (warm): median {inserts[1]:.3f} s of 3 "
         f"({', '.join(f'{r:.3f}' for r in inserts)})"
     )
+    deletes = sorted(delete_one_row(directory, daemon, f"new{run}{i}") for i in range(2))
+    daemon.close()
+    print(f"one deleted row, daemon (warm): {', '.join(f'{r:.3f}' for r in deletes)} s")
+    with sqlite3.connect(directory / "tenants.db") as db:
+        db.execute("DELETE FROM tenants WHERE tenant_id = ?", (f"new{run}2",))
+    db.close()
+    gone_s, _, line = sync_process(config_dir)
+    assert "removed 1" in line, line
+    print(f"one deleted row, fresh `sync --once` process: {gone_s:.3f} s")
 
     sources.dispose()
     if not args.dir:

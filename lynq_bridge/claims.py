@@ -51,6 +51,10 @@ class ClaimCheck(LazyConnection):
         super().__init__(spec.report.kubeconfig, timeout=TIMEOUT)
         self.enabled = spec.report.enabled
 
+    def would_ask(self, render: HubRender, existing: Mapping[str, str]) -> bool:
+        """Whether ``withhold`` would ask the cluster about objects of ``render``."""
+        return self.enabled and bool(stuck_claims(render, object_files(node_blobs(existing))))
+
     def withhold(self, hub: LynqHub, render: HubRender, existing: Mapping[str, str]) -> None:
         """Withhold from ``render`` the ``Stuck`` objects new to their node (``existing``: the
         committed hub directory, paths relative to it) that belong to someone else or could not

@@ -12,12 +12,15 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lynq_bridge.adapters.gitlocal import init_bare_remote, read_remote_log
 from lynq_bridge.config.loading import Config, load_config
 from lynq_bridge.errors import ConfigError
-from lynq_bridge.reporter import ReportResult
 from lynq_bridge.sync import Compiled, HubResult, Syncer, render_directory
+
+if TYPE_CHECKING:  # the reporter (and its Kubernetes client) loads only for `report`
+    from lynq_bridge.reporter import ReportResult
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_HELD = 0, 1, 2, 3
 

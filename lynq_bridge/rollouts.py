@@ -95,7 +95,7 @@ class Rollouts(LazyConnection):
         ``render.unchanged`` with their committed key, so planning keeps them byte for byte)."""
         out = HubRollout()
         rolling = [f for f in forms if f.form.spec.rollout.maxSkew > 0]
-        self._clear_stopped(hub, [f for f in forms if f.form.spec.rollout.maxSkew == 0])
+        self.clear_stopped(hub, [f for f in forms if f.form.spec.rollout.maxSkew == 0])
         records = rollout.records_of(committed.records)
         if not rolling:
             out.changed = bool(records)  # maxSkew went back to 0: the records go
@@ -145,7 +145,7 @@ class Rollouts(LazyConnection):
         out.changed = out.records != rollout.record_lines(records.values())
         return out
 
-    def _clear_stopped(self, hub: LynqHub, forms: Sequence[CompiledForm]) -> None:
+    def clear_stopped(self, hub: LynqHub, forms: Sequence[CompiledForm]) -> None:
         """Remove ``status.rollout`` and ``Progressing`` from the LynqForms of ``forms`` (all
         with ``maxSkew: 0``), each once per process and form revision. An unreachable cluster
         is logged and asked again by the next sync that renders."""

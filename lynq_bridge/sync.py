@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lynq_bridge import __version__
+from lynq_bridge.adapters import settledfile
 from lynq_bridge.adapters.database import Datasources
 from lynq_bridge.adapters.filetree import DirectoryTree
 from lynq_bridge.adapters.gitstore import GitStore
@@ -31,7 +32,7 @@ from lynq_bridge.claims import ClaimCheck
 from lynq_bridge.config.loading import Config
 from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.credentials import credential_warnings, strip_credentials
-from lynq_bridge.core.delta import Settled, plan_delta, row_changes, settle
+from lynq_bridge.core.delta import Settled, plan_delta, prepare, row_changes, settle
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
 from lynq_bridge.core.inputs import (
     CommittedInputs,
@@ -205,6 +206,10 @@ class Syncer:
         self._known: dict[str, tuple[str, HubListing, CommittedInputs]] = {}
         # Per hub left settled by this syncer: what plans a change of a few rows (core.delta).
         self._settled: dict[str, Settled] = {}
+        # Per hub: the commit its state file names (settledfile), and the state an earlier
+        # process kept, until the first sync of the hub takes it.
+        self._kept: dict[str, str] = {}
+        self._restored: dict[str, Settled] = {}
         self.progress: Callable[[int, int], None] | None = None
 
     def _cache(self, hub: LynqHub, revision: str) -> HubMemo:
@@ -259,16 +264,18 @@ class Syncer:
 
     def _remember_commit(
         self, hub: LynqHub, commit: str, listing: HubListing, plan: HubPlan
-    ) -> None:
-        """After a push: the listing and index that ``commit`` holds, from the plan it made."""
+    ) -> HubListing:
+        """After a push: the listing and index that ``commit`` holds, from the plan it made;
+        the listing."""
+        after = listing.after(plan.writes, plan.deletes, plan.removed, plan.stored, plan.trees)
         if plan.index is None:  # the committed index was kept: read it again next time
             self._known.pop(hub_key(hub), None)
-            return
-        after = listing.after(plan.writes, plan.deletes, plan.removed, plan.stored, plan.trees)
+            return after
         keys = {n: key for n, (key, _digest, _objects) in plan.index.items()}
         digests = {n: digest for n, (_key, digest, _objects) in plan.index.items()}
         objects = {n: files for n, (_key, _digest, files) in plan.index.items()}
         self._remember(hub, commit, after, CommittedInputs(keys, objects, digests, plan.records))
+        return after
 
     def _settle(
         self,
@@ -278,10 +285,11 @@ class Syncer:
         rows: list[Row],
         render: HubRender,
         plan: HubPlan,
+        files: Mapping[str, str],
     ) -> None:
         """Remember a hub the full path left settled at ``commit`` (every node rendered cleanly
-        and indexed, nothing held, blocked or rolling), so that the next change of a few rows
-        takes ``_sync_delta``; forget it otherwise."""
+        and indexed, nothing held, blocked or rolling; ``files``: the hub's own files then), so
+        that the next change of a few rows takes ``_sync_delta``; forget it otherwise."""
         key = hub_key(hub)
         clean = (
             plan.index is not None
@@ -293,7 +301,10 @@ class Syncer:
             and not any(n.failed or n.skipped or n.withheld for n in render.nodes.values())
         )
         if clean and plan.index is not None:
-            self._settled[key] = Settled(commit, stamp.form_revision, rows, plan.index)
+            index = plan.index
+            self._settled[key] = Settled(
+                commit, stamp.form_revision, rows, index, dict(files), len(index)
+            )
         else:
             self._settled.pop(key, None)
 
@@ -306,25 +317,23 @@ class Syncer:
         hub_dir: str,
         result: HubResult,
     ) -> bool:
-        """Sync a settled hub whose rows changed in a few values or gained a few new rows
+        """Sync a settled hub whose rows changed in a few values, or gained or lost a few rows
         (``core.delta``); False when the full path must run (nothing was pushed then)."""
         key = hub_key(hub)
-        settled, known = self._settled.pop(key, None), self._known.get(key)
+        settled = self._settled.pop(key, None) or self._restored.pop(key, None)
         forms = self.compiled.forms_of(hub)
         if (
             settled is None
-            or known is None
             or commit is None
             or settled.commit != commit
-            or known[0] != commit
             or settled.revision != stamp.form_revision
             or any(f.form.spec.rollout.maxSkew > 0 for f in forms)
         ):
             return False
         found = row_changes(settled, rows)
-        if not found or not (found[0] or found[1]):
+        if not found or not any(found):
             return False
-        changed, added = found
+        changed, added, removed = found
         target = self.compiled.target
         nodes: dict[str, NodeRender] = {}
         for row, new in [*((r, False) for r in changed), *((r, True) for r in added)]:
@@ -338,13 +347,21 @@ class Syncer:
                 node = render_node(hub, form, row, target, clock=time.monotonic)
                 node.input_key = input_key_of(stamp.form_revision, form, row)
                 nodes[name] = node
-        known_nodes = [n for n in nodes if n in settled.index]
+        gone = [node_name(row.uid, form.name) for row in removed for form in forms]
+        read = functools.partial(self._read_index, commit, settled)
+        if not prepare(settled, nodes, target, read, gone):
+            return False
+        known_nodes = [n for n in (*nodes, *gone) if n in settled.index]
         committed = self.git.list_nodes(commit, hub_dir, known_nodes, sharded=target.sharded)
-        self.claims.withhold(hub, HubRender(nodes=nodes), committed)
-        plan = plan_delta(hub, settled, nodes, committed, known[1].files, target)
+        if self.claims.would_ask(HubRender(nodes=nodes), committed):
+            return False  # new conflictPolicy Stuck objects: the full path asks, once
+        self.rollouts.clear_stopped(hub, forms)  # what a full path's rollout step does first
+        plan = plan_delta(
+            hub, settled, nodes, committed, settled.files, target, read, gone=gone, guard=self.guard
+        )
         if plan is None or plan.index is None:
             return False
-        result.nodes = len(plan.index)
+        result.nodes = settled.count + len(plan.added) - len(plan.removed)
         _count(result, plan)
         result.changed_nodes = changed_nodes(plan)
         if not plan.changed:
@@ -357,8 +374,10 @@ class Syncer:
             log.info("push of hub %s was rejected; syncing it in full", result.hub)
             return False
         result.commit = sha
-        self._remember_delta(hub, sha, known, plan)
-        settle(settled, sha, rows, plan, [*changed, *added])
+        known = self._known.pop(key, None)
+        if known is not None and known[0] == commit:
+            self._remember_delta(hub, sha, known, plan)
+        settle(settled, sha, rows, plan, [*changed, *added], removed)
         self._settled[key] = settled
         return True
 
@@ -406,10 +425,54 @@ class Syncer:
         keys, digests, objects = dict(inputs), dict(inputs.digests), dict(inputs.objects)
         for name, (key, digest, files) in changed.items():
             keys[name], digests[name], objects[name] = key, digest, files
-        after = listing.after(plan.writes, plan.deletes, (), plan.stored, plan.trees)
+        for name in plan.removed:
+            del keys[name], digests[name], objects[name]
+        after = listing.after(plan.writes, plan.deletes, plan.removed, plan.stored, plan.trees)
         self._known[hub_key(hub)] = (commit, after, CommittedInputs(keys, objects, digests))
 
+    def _restore(self, hub: LynqHub, memo: HubMemo, columns: Sequence[str]) -> None:
+        """Once per hub and process: the state an earlier process kept (``settledfile``), its
+        records seeding ``memo`` and its settled hub left for ``_sync_delta`` to check."""
+        key = hub_key(hub)
+        if key in self._kept:
+            return
+        kept = settledfile.load(settledfile.path_of(self.git.dir, key), key)
+        self._kept[key] = kept.settled.commit if kept is not None else ""
+        if kept is not None:
+            kept.seed(("uid", "activate", *columns), memo.rows, memo.snapshot)
+            self._restored[key] = kept.settled
+
+    def _read_index(self, commit: str, settled: Settled, paths: list[str]) -> dict[str, bytes]:
+        """The contents of the index files ``paths`` (relative to the hub) of a settled hub,
+        read by their blob ids."""
+        ids = {path: settled.files[path] for path in paths}
+        found = self.git.read_blobs(ids.values())
+        return {path: found[blob] for path, blob in ids.items() if blob in found}
+
+    def keep_state(self) -> None:
+        """Write the state of each settled hub that changed since it was read or written, for
+        the next process (``settledfile``), with the records and snapshot texts of its rows
+        when this syncer's memo holds them."""
+        for key, settled in self._settled.items():
+            if self._kept.get(key) == settled.commit:
+                continue
+            memo = self._caches.get(key)
+            records = parts = None
+            if memo is not None:
+                by_row = {id(row): record for record, row in memo.rows.items() if row is not None}
+                if all(id(row) in by_row for row in settled.rows):
+                    records = [by_row[id(row)] for row in settled.rows]
+                snapshot = memo.snapshot
+                if len(snapshot.rows) == len(settled.rows) and all(
+                    a is b for a, b in zip(snapshot.rows, settled.rows, strict=True)
+                ):
+                    parts = snapshot.parts
+            path = settledfile.path_of(self.git.dir, key)
+            settledfile.save(path, key, settled, records=records, parts=parts)
+            self._kept[key] = settled.commit
+
     def close(self) -> None:
+        self.keep_state()
         self.git.close()
         self.datasources.dispose()
         self.notifier.close()
@@ -443,6 +506,7 @@ class Syncer:
         result.rows = len(records)
         revision = compiled.revision_of(hub)
         memo = self._cache(hub, revision)
+        self._restore(hub, memo, query.variables)
         rows = rows_from_records(records, columns=query.variables, memo=memo.rows)
         stamp = Stamp(hub_key(hub), revision, snapshot_of(rows, memo.snapshot))
         hub_dir = compiled.hub_dir(hub)
@@ -528,7 +592,7 @@ class Syncer:
                     result.unchanged = True
                     if head.commit is not None:
                         self._remember(hub, head.commit, listing, committed)
-                        self._settle(hub, head.commit, stamp, rows, render, plan)
+                        self._settle(hub, head.commit, stamp, rows, render, plan, listing.files)
                     return
                 message = commit_message(
                     plan, stamp, result.errors, node_count=result.nodes, rollout=rollout.message()
@@ -536,8 +600,8 @@ class Syncer:
                 sha = self._commit_and_push(hub, head.commit, hub_dir, plan, message, pack)
                 if sha is not None:
                     result.commit = sha
-                    self._remember_commit(hub, sha, listing, plan)
-                    self._settle(hub, sha, stamp, rows, render, plan)
+                    after = self._remember_commit(hub, sha, listing, plan)
+                    self._settle(hub, sha, stamp, rows, render, plan, after.files)
                     return
             log.info("push of hub %s was rejected; rebasing on the new remote head", result.hub)
             head = self.git.fetch_head()

@@ -128,6 +128,19 @@ def parse_inputs(content: bytes | None) -> dict[str, tuple[str, str, str]]:
     return entries
 
 
+def index_entries(content: bytes | None) -> dict[str, tuple[str, str, frozenset[str]]]:
+    """node -> (key, digest, object files) of an index file (``parse_inputs``)."""
+    return {
+        node: (key, digest, objects_of(files))
+        for node, (key, digest, files) in parse_inputs(content).items()
+    }
+
+
+def objects_of(files: str) -> frozenset[str]:
+    """The object file names of an index line's last field ("-" for none)."""
+    return frozenset(files.split(",")) - {"-"}
+
+
 def node_blobs(existing: Mapping[str, str]) -> dict[str, list[tuple[str, str]]]:
     """The committed (path, blob id) pairs of every node."""
     by_node: dict[str, list[tuple[str, str]]] = {}
@@ -250,7 +263,7 @@ def trusted_listing(listing: HubListing, index: bytes | None) -> CommittedInputs
         if tree is None or node_digest(node, tree, engine.get(node, ())) != digest:
             continue
         keys[node], digests[node] = key, digest
-        objects[node] = frozenset(files.split(",")) - {"-"}
+        objects[node] = objects_of(files)
     return CommittedInputs(keys, objects, digests, record_lines_of(index))
 
 

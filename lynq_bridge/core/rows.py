@@ -20,6 +20,7 @@ import base64
 import datetime as dt
 import decimal
 import hashlib
+import marshal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -102,6 +103,12 @@ def rows_from_records(
     by uid, then by their values, so the outcome never depends on the database's collation or
     on the order of duplicates. ``memo`` (kept by the daemon for one hub) maps a record to its
     row, so an unchanged record costs a lookup; it is left holding only these records.
+
+    The memo knows a record by its bytes in ``marshal`` format 2 (no back-references, so the
+    same values give the same bytes in any process, and a process can keep them for the next,
+    see ``adapters.settledfile``), or by the tuple itself when a driver value has no such bytes
+    (a date, a decimal). Bytes tell 1 from 1.0 and from True, which compare equal as values:
+    SQLite may hold either in one column, and the row's text differs.
     """
     names = ("uid", "activate", *columns)
     rows: list[Row | None]
@@ -123,14 +130,19 @@ def rows_from_records(
         rows = []
         get = memo.get
         for record in records:
-            key = tuple(record)
+            fields = tuple(record)
+            key: Any
+            try:
+                key = _dumps(fields, 2)
+            except ValueError:
+                key = fields
             try:
                 row = get(key, _UNSEEN)
                 if row is _UNSEEN:
-                    row = _row(key, names)
+                    row = _row(fields, names)
                 seen[key] = row
             except TypeError:  # an unhashable driver value: no memo for this record
-                row = _row(key, names)
+                row = _row(fields, names)
             rows.append(row)
         memo.clear()
         memo.update(seen)
@@ -152,6 +164,12 @@ def _row(record: Sequence[object], names: tuple[str, ...]) -> Row | None:
     return row
 
 
+def rows_of(values: Iterable[tuple[str, ...]], names: tuple[str, ...]) -> list[Row]:
+    """Rows from their values as ``Row.values`` holds them (a state kept by a process)."""
+    return [_new_row(Row, (row[0], row, names)) for row in values]
+
+
+_dumps: Any = marshal.dumps
 _UNSEEN: Any = object()  # a record the memo does not hold (None there means: inactive)
 
 # Row(uid, values, names) without the named tuple's Python-level __new__: a third faster, which

@@ -337,6 +337,7 @@ def test_the_check_before_the_push_leaves_no_file_behind(
     assert sorted(p.name for p in (bridge.root / "work").iterdir()) == [
         "lynq-bridge.lock",
         "mirror.git",
+        "settled",  # what the next process plans a few changed rows from (settledfile)
     ]
     assert not list(elsewhere.iterdir())
 
@@ -560,7 +561,12 @@ def test_mirror_of_an_older_version_in_the_work_dir_itself_is_dropped(bridge: Br
     (work / ".lynq-bridge.lock").write_text("")
     (work / "notes.txt").write_text("not ours: kept\n")
     assert bridge.sync() == 0
-    assert sorted(p.name for p in work.iterdir()) == ["lynq-bridge.lock", "mirror.git", "notes.txt"]
+    assert sorted(p.name for p in work.iterdir()) == [
+        "lynq-bridge.lock",
+        "mirror.git",
+        "notes.txt",
+        "settled",
+    ]
 
 
 # ---------------------------------------------------------------- helpers

@@ -520,7 +520,8 @@ def test_fresh_sync_renders_only_the_changed_row(
         rendered.append(row.uid)
         return real(hub, form, row, target, **options)
 
-    monkeypatch.setattr(rendering, "render_node", counting)
+    monkeypatch.setattr(rendering, "render_node", counting)  # the full path's
+    monkeypatch.setattr("lynq_bridge.sync.render_node", counting)  # the delta's (core.delta)
     syncer = Syncer(load_config(bridge.config))  # a new process has no render cache
     try:
         (result,) = syncer.sync_all()

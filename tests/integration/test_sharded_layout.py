@@ -194,21 +194,10 @@ def test_a_node_moved_by_hand_into_another_shard_is_put_back(
     assert committed(bridge) == rendered(bridge, "out")
 
 
-@pytest.mark.parametrize("layout", ["flat", "sharded"])
-def test_a_daemon_plans_changed_and_new_rows_of_a_settled_hub_without_the_full_path(
-    bridge: Bridge,
-    sqlite_database: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    layout: str,
-) -> None:
-    """Value changes and new rows of a settled hub take ``core.delta``; a removed row, a Flux
-    level that goes or a commit by someone else take the full path; either way the branch ends
-    where a fresh process's render does."""
+def full_renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one with every full render of a hub (``render_hub`` in a sync)."""
     import lynq_bridge.sync as sync_module
-    from lynq_bridge.config.loading import load_config
 
-    set_layout(bridge, layout)
     full: list[int] = []
     real = sync_module.render_hub
 
@@ -217,6 +206,25 @@ def test_a_daemon_plans_changed_and_new_rows_of_a_settled_hub_without_the_full_p
         return real(*args, **options)
 
     monkeypatch.setattr(sync_module, "render_hub", counting)
+    return full
+
+
+@pytest.mark.parametrize("layout", ["flat", "sharded"])
+def test_a_daemon_plans_changed_and_new_rows_of_a_settled_hub_without_the_full_path(
+    bridge: Bridge,
+    sqlite_database: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    layout: str,
+) -> None:
+    """Value changes, new rows and rows that go of a settled hub take ``core.delta``; a Flux
+    level that goes or a commit by someone else take the full path; either way the branch ends
+    where a fresh process's render does."""
+    import lynq_bridge.sync as sync_module
+    from lynq_bridge.config.loading import load_config
+
+    set_layout(bridge, layout)
+    full = full_renders(monkeypatch)
     database = SqliteDatabase(sqlite_database)
     daemon = sync_module.Syncer(load_config(bridge.config))
     try:
@@ -234,8 +242,11 @@ def test_a_daemon_plans_changed_and_new_rows_of_a_settled_hub_without_the_full_p
                 8,
             ),
             ("UPDATE tenants SET plan = 'pro' WHERE tenant_id IN ('acme', 'gamma')", 0, 8),
-            ("UPDATE tenants SET active = '0' WHERE tenant_id = 'eta'", 1, 7),  # a removal
-            ("UPDATE tenants SET replicas = 4 WHERE tenant_id = 'theta'", 0, 7),  # settled again
+            ("UPDATE tenants SET active = '0' WHERE tenant_id = 'eta'", 0, 7),  # a removal
+            ("DELETE FROM tenants WHERE tenant_id = 'theta'", 0, 6),
+            # Re-keyed: one node goes, one comes.
+            ("UPDATE tenants SET tenant_id = 'iota' WHERE tenant_id = 'zeta'", 0, 6),
+            ("UPDATE tenants SET replicas = 4 WHERE tenant_id = 'iota'", 0, 6),
         ]
         for statement, renders, nodes in steps:
             before = len(full)
@@ -258,6 +269,73 @@ def test_a_daemon_plans_changed_and_new_rows_of_a_settled_hub_without_the_full_p
         assert daemon.sync_all()[0].commit and len(full) == before + 1  # not our head: full
     finally:
         daemon.close()
+    head = bridge.head()
+    assert bridge.sync() == 0 and bridge.head() == head  # a fresh process: nothing to do
+    assert committed(bridge) == {**rendered(bridge, "fresh"), "README.md": "a person's file\n"}
+
+
+@pytest.mark.parametrize("layout", ["flat", "sharded"])
+def test_a_new_process_plans_a_few_rows_from_what_the_last_one_kept(
+    bridge: Bridge,
+    sqlite_database: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    layout: str,
+) -> None:
+    """Each ``sync --once`` leaves the hub's settled state in the work directory; the next
+    process plans a changed or new row from it alone. A state of another commit (a person
+    pushed), a damaged or a missing one is ignored: the full path runs, and the branch ends
+    where a fresh render does."""
+    import lynq_bridge.core.rows as rows_module
+    import lynq_bridge.sync as sync_module
+    from lynq_bridge.config.loading import load_config
+
+    set_layout(bridge, layout)
+    full = full_renders(monkeypatch)
+    converted: list[str] = []  # the records a process turned into rows
+    real_row = rows_module._row
+
+    def converting(record: Any, names: Any) -> Any:
+        converted.append(record[0])
+        return real_row(record, names)
+
+    monkeypatch.setattr(rows_module, "_row", converting)
+    database = SqliteDatabase(sqlite_database)
+    kept = bridge.root / "work" / "settled"
+
+    def once(statement: str) -> tuple[int, Any]:
+        """Run ``statement``, then one sync in a new process's Syncer: (full renders, result)."""
+        database.execute(statement)
+        before = len(full)
+        converted.clear()
+        syncer = sync_module.Syncer(load_config(bridge.config))
+        try:
+            (result,) = syncer.sync_all()
+        finally:
+            syncer.close()
+        assert result.commit and not result.failure and not result.errors, statement
+        return len(full) - before, result
+
+    assert once("UPDATE tenants SET replicas = 1 WHERE tenant_id = 'acme'")[0] == 1
+    (state,) = kept.iterdir()
+    assert once("UPDATE tenants SET replicas = 5 WHERE tenant_id = 'acme'")[0] == 0
+    assert converted == ["acme"]  # the other records were known by the kept state
+    renders, result = once("INSERT INTO tenants (tenant_id, active) VALUES ('zeta', '1')")
+    assert (renders, result.nodes, result.added) == (0, 6, 1)
+    data = state.read_bytes()
+    state.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit of the rows flipped
+    assert once("UPDATE tenants SET replicas = 2 WHERE tenant_id = 'zeta'")[0] == 1
+    assert once("UPDATE tenants SET replicas = 3 WHERE tenant_id = 'zeta'")[0] == 0
+    clone = tmp_path / "person"
+    git("clone", "--quiet", str(bridge.remote), str(clone))
+    (clone / "README.md").write_text("a person's file\n")
+    commit_by_hand(clone, "a person's commit")
+    assert once("UPDATE tenants SET replicas = 4 WHERE tenant_id = 'zeta'")[0] == 1
+    state.unlink()
+    assert once("UPDATE tenants SET replicas = 5 WHERE tenant_id = 'zeta'")[0] == 1
+    assert once("UPDATE tenants SET plan = 'pro' WHERE tenant_id = 'beta'")[0] == 0
+    renders, result = once("DELETE FROM tenants WHERE tenant_id = 'gamma'")
+    assert (renders, result.nodes, result.removed) == (0, 5, 1)
     head = bridge.head()
     assert bridge.sync() == 0 and bridge.head() == head  # a fresh process: nothing to do
     assert committed(bridge) == {**rendered(bridge, "fresh"), "README.md": "a person's file\n"}
