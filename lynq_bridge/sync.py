@@ -54,6 +54,7 @@ from lynq_bridge.core.messages import (
     settled_node_count,
 )
 from lynq_bridge.core.naming import node_name, uid_problem
+from lynq_bridge.core.paths import UnsafePath
 from lynq_bridge.core.planning import (
     DeletionGuard,
     HubPlan,
@@ -565,19 +566,22 @@ class Syncer:
             self.claims.withhold(hub, render, existing)
             # The plan's files go into the commit's pack as they are planned (``stored``).
             with self.git.new_pack() as pack:
-                plan = plan_with_history(
-                    hub,
-                    render,
-                    existing,
-                    functools.partial(self.git.read_files, head.commit or ""),
-                    hub_dir=hub_dir,
-                    guard=self.guard,
-                    target=compiled.target,
-                    listing=listing,
-                    inputs=committed,
-                    records=rollout.records,
-                    store=pack.add,
-                )
+                try:
+                    plan = plan_with_history(
+                        hub,
+                        render,
+                        existing,
+                        functools.partial(self.git.read_files, head.commit or ""),
+                        hub_dir=hub_dir,
+                        guard=self.guard,
+                        target=compiled.target,
+                        listing=listing,
+                        inputs=committed,
+                        records=rollout.records,
+                        store=pack.add,
+                    )
+                except UnsafePath as exc:  # a new node's directory, checked as it is stored
+                    raise UnsafeCommit(f"hub {result.hub}: nothing was committed: {exc}") from exc
                 result.errors = render_errors(render)  # after planning: it may add conflicts
                 _count(result, plan)
                 result.changed_nodes = changed_nodes(plan)

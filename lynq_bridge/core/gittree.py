@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from lynq_bridge.core.paths import UnsafePath, quote
+from lynq_bridge.core.paths import UnsafePath, check_path, quote
 
 TREE_MODE: Final = b"40000"
 FILE_MODE: Final = b"100644"
@@ -157,10 +157,11 @@ def _read_existing(
 
 def store_directory(files: Mapping[str, bytes], add: AddObject) -> bytes:
     """The binary tree id of a new directory holding ``files`` (relative path -> binary blob
-    id, every blob already added), whose trees ``add`` receives."""
+    id, every blob already added), whose trees ``add`` receives. Each path is checked as a
+    commit checks the paths it writes (``UnsafePath``): the commit sees only the tree's id."""
     root: dict[bytes, Any] = {}
     for path, blob in files.items():
-        *parents, name = _split(path)
+        *parents, name = _split(check_path(path))
         folder = root
         for part in parents:
             folder = folder.setdefault(part, {})

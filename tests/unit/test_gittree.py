@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from lynq_bridge.adapters.packwriter import PackWriter, entry_header
-from lynq_bridge.core.gittree import build_tree, format_tree, object_id, parse_tree
+from lynq_bridge.core.gittree import (
+    build_tree,
+    format_tree,
+    object_id,
+    parse_tree,
+    store_directory,
+)
 from lynq_bridge.core.paths import UnsafePath
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -155,6 +161,13 @@ def test_nothing_changes_below_a_directory_written_whole(store: Store) -> None:
                 read=store.read,
                 add=store.pack.add,
             )
+
+
+@pytest.mark.parametrize("path", ["../x.yaml", "a/../b", ".git/config", "a\nb", "a/./b", "x\0y"])
+def test_a_directory_stored_whole_refuses_an_unusable_path(store: Store, path: str) -> None:
+    blob = store.pack.add(b"blob", b"1")
+    with pytest.raises(UnsafePath, match="unusable component"):
+        store_directory({"ok.yaml": blob, path: blob}, store.pack.add)
 
 
 def test_a_pack_left_unused_is_removed(tmp_path: Path) -> None:
