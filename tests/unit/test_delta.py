@@ -129,9 +129,14 @@ class Hub:
         for path in plan.deletes:
             del self.files[path]
         self.files.update(plan.writes)
-        settle(self.settled, f"c{random.random()}", rows, plan, self.changes, self.gone)
+        commit = f"c{random.random()}"
+        settle(self.settled, commit, rows, plan, self.changes, self.gone)
         self.rows, self.records = rows, records
         assert self.settled.files == self.hub_files()
+        # What the next delta and the kept state start from: this commit, these rows, one node
+        # for each of them (the one form).
+        assert self.settled.commit == commit and self.settled.rows is rows
+        assert self.settled.count == len(rows)
 
 
 @pytest.mark.parametrize("restored", [False, True], ids=["daemon", "restored"])
