@@ -220,6 +220,8 @@ def test_only_value_changes_and_new_rows_of_a_few_rows_take_the_delta() -> None:
     assert found is not None and (len(found[0]), len(found[1])) == (30, 20)
     assert changes([*fifty, ("u999", "1", None, "pro", 1)]) is None
     assert changes([*fifty[:40], *fifty[41:]]) is None  # 30 changed, 20 new, 1 gone: above 50
+    found = changes([*fifty[:40], *fifty[41:-1]])  # 30 changed, 19 new, 1 gone: 50
+    assert found is not None and [len(rows) for rows in found] == [30, 19, 1]
     assert changes([*RECORDS, ("t100", "1", None, "a", 1), ("t100", "1", None, "b", 1)]) is None
 
 
