@@ -253,6 +253,18 @@ def test_an_object_another_node_owns_leaves_it_to_the_full_path() -> None:
     rows = rows_from_records(freed, columns=COLUMNS, memo=hub.memo)
     delta, _ = hub.delta(rows)
     assert delta is not None and delta.writes == hub.full(rows).writes
+    hub.apply(delta, rows, freed)
+    # The objects of a node that went are free for another node too.
+    without = [*freed[:6], *freed[7:]]  # t006 and its object p6 go
+    rows = rows_from_records(without, columns=COLUMNS, memo=hub.memo)
+    delta, _ = hub.delta(rows)
+    assert delta is not None and delta.removed == ["t006-web"]
+    hub.apply(delta, rows, without)
+    taken = [*without[:7], ("t008", "1", None, "p6", 1), *without[8:]]
+    assert taken[7][0] == "t008"
+    rows = rows_from_records(taken, columns=COLUMNS, memo=hub.memo)
+    delta, _ = hub.delta(rows)
+    assert delta is not None and delta.writes == hub.full(rows).writes
 
 
 def one_changed(hub: Hub) -> tuple[NodeRender, dict[str, str], dict[str, str]]:
