@@ -340,6 +340,35 @@ def test_a_restored_hub_reads_the_index_of_the_changed_nodes_shards_only() -> No
     assert hub.settled.count == len(RECORDS) + 1
 
 
+def test_a_restored_hub_reads_a_shard_once_and_a_removed_nodes_shard_alone() -> None:
+    """A shard read for one change is not read again for the next; a row that goes from a shard
+    that keeps other nodes needs that shard's index only."""
+    hub = Hub(target_of("flux", "sharded"), compiled_form(), RECORDS, restored=True)
+    shard = shard_of("t005-web")
+    records: list[tuple[Any, ...]] = list(RECORDS)
+    for plan in ("pro", None):
+        records[5] = ("t005", "1", None, plan, 2)
+        rows = rows_from_records(records, columns=COLUMNS, memo=hub.memo)
+        delta, _ = hub.delta(rows)
+        assert delta is not None and delta.writes == hub.full(rows).writes
+        hub.apply(delta, rows, list(records))
+        assert hub.reads == [[f"{shard}/.lynq-inputs"]]  # the second change read nothing
+    names = [f"{r[0]}-web" for r in records]
+    crowded = next(
+        i
+        for i, name in enumerate(names)
+        if shard_of(name) != shard and [shard_of(n) for n in names].count(shard_of(name)) > 1
+    )
+    records.pop(crowded)
+    rows = rows_from_records(records, columns=COLUMNS, memo=hub.memo)
+    delta, _ = hub.delta(rows)
+    full = hub.full(rows)
+    assert delta is not None and delta.removed == [names[crowded]] == full.removed
+    assert delta.writes == full.writes and delta.deletes == full.deletes
+    assert hub.reads[1:] == [[f"{shard_of(names[crowded])}/.lynq-inputs"]]
+    assert hub.settled.loaded == {shard, shard_of(names[crowded])}
+
+
 def test_a_restored_flat_hub_reads_its_one_index_file() -> None:
     hub = Hub(target_of("plain", "flat"), compiled_form(), RECORDS, restored=True)
     changed = [*RECORDS[:5], ("t005", "1", None, "pro", 2), *RECORDS[6:]]
