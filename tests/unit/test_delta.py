@@ -427,12 +427,17 @@ def test_a_restored_hub_reads_every_shard_when_a_removal_empties_one() -> None:
     assert "kustomization.yaml" in delta.writes
 
 
-def test_a_gone_node_that_is_rendered_again_or_unknown_leaves_it_to_the_full_path() -> None:
-    hub = simple_hub(RECORDS)
+@pytest.mark.parametrize("restored", [False, True], ids=["daemon", "restored"])
+def test_a_gone_node_that_is_rendered_again_or_unknown_leaves_it_to_the_full_path(
+    restored: bool,
+) -> None:
+    hub = Hub(target_of("flux", "sharded"), compiled_form(), RECORDS, restored=restored)
     node, committed, engine = one_changed(hub)
     nodes = {"t005-web": node}
-    args = (HUB, hub.settled, nodes, committed, engine, hub.target)
+    args = (HUB, hub.settled, nodes, committed, engine, hub.target, hub.read)
+    # Not in the index, and in a shard without nodes (first: a restored hub has read no shard).
+    assert shard_of("ghost-web") not in {shard_of(f"{r[0]}-web") for r in RECORDS}
+    assert plan_delta(*args, gone=["ghost-web"], guard=GUARD) is None
     assert plan_delta(*args, gone=["t006-web"], guard=GUARD) is not None
     assert plan_delta(*args, gone=["t005-web"], guard=GUARD) is None  # rendered again
-    assert plan_delta(*args, gone=["nobody-web"], guard=GUARD) is None  # not in the index
     assert plan_delta(*args, gone=["t006-web"]) is None  # no guard to ask
