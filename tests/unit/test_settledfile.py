@@ -51,6 +51,7 @@ def test_a_kept_state_reads_back_and_seeds_the_memos(tmp_path: Path) -> None:
     fresh: dict[Any, Any] = {}
     fresh_snapshot = SnapshotMemo()
     kept.seed(("uid", "activate", *COLUMNS), fresh, fresh_snapshot)
+    assert fresh_snapshot.rows == restored.rows and fresh_snapshot.parts == snapshot.parts
     rows = rows_from_records(RECORDS, columns=COLUMNS, memo=fresh)
     assert [a is b for a, b in zip(rows, restored.rows, strict=True)] == [True, True]
     assert snapshot_of(rows, fresh_snapshot) == snapshot_of(settled.rows)
@@ -67,6 +68,22 @@ def test_records_marshal_cannot_keep_are_left_out(tmp_path: Path) -> None:
     kept = settledfile.load(path, "h")
     assert kept is not None and kept.records is None and kept.parts == snapshot.parts
     assert kept.settled.rows == settled.rows
+
+
+def test_a_state_kept_without_snapshot_texts_leaves_the_snapshot_memo_empty(
+    tmp_path: Path,
+) -> None:
+    settled, memo, _ = settled_hub(RECORDS)
+    path = tmp_path / "state"
+    settledfile.save(path, "h", settled, records=records_of(settled, memo))
+    kept = settledfile.load(path, "h")
+    assert kept is not None and kept.records is not None and kept.parts is None
+    fresh: dict[Any, Any] = {}
+    snapshot = SnapshotMemo()
+    kept.seed(("uid", "activate", *COLUMNS), fresh, snapshot)
+    assert (snapshot.rows, snapshot.parts) == ([], [])
+    rows = rows_from_records(RECORDS, columns=COLUMNS, memo=fresh)
+    assert all(a is b for a, b in zip(rows, kept.settled.rows, strict=True))
 
 
 def test_a_damaged_foreign_or_missing_state_is_ignored(tmp_path: Path) -> None:
