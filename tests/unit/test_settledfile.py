@@ -86,6 +86,20 @@ def test_a_state_kept_without_snapshot_texts_leaves_the_snapshot_memo_empty(
     assert all(a is b for a, b in zip(rows, kept.settled.rows, strict=True))
 
 
+def test_a_hub_of_one_row_or_none_is_kept(tmp_path: Path) -> None:
+    for records in (RECORDS[:1], []):
+        settled, memo, snapshot = settled_hub(records)
+        path = tmp_path / f"state{len(records)}"
+        records_kept = records_of(settled, memo)
+        settledfile.save(path, "h", settled, records=records_kept, parts=snapshot.parts)
+        kept = settledfile.load(path, "h")
+        assert kept is not None and kept.settled.rows == settled.rows
+        fresh: dict[Any, Any] = {}
+        kept.seed(("uid", "activate", *COLUMNS), fresh, SnapshotMemo())
+        rows = rows_from_records(records, columns=COLUMNS, memo=fresh)
+        assert [a is b for a, b in zip(rows, kept.settled.rows, strict=True)] == [True] * len(rows)
+
+
 def test_a_damaged_foreign_or_missing_state_is_ignored(tmp_path: Path) -> None:
     settled, _, _ = settled_hub(RECORDS)
     path = tmp_path / "state"
