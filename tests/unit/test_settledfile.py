@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import marshal
+import os
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,18 @@ def test_a_hub_of_one_row_or_none_is_kept(tmp_path: Path) -> None:
         kept.seed(("uid", "activate", *COLUMNS), fresh, SnapshotMemo())
         rows = rows_from_records(records, columns=COLUMNS, memo=fresh)
         assert [a is b for a, b in zip(rows, kept.settled.rows, strict=True)] == [True] * len(rows)
+
+
+def test_the_state_directory_is_made_for_the_bridge_user_alone(tmp_path: Path) -> None:
+    settled, _, _ = settled_hub(RECORDS)
+    path = settledfile.path_of(tmp_path / "work", "default/tenants")  # no work directory yet
+    umask = os.umask(0o022)  # the usual one, which would leave a directory readable by all
+    try:
+        settledfile.save(path, "default/tenants", settled)
+    finally:
+        os.umask(umask)
+    assert settledfile.load(path, "default/tenants") is not None
+    assert path.parent.stat().st_mode & 0o777 == 0o700
 
 
 def test_a_damaged_foreign_or_missing_state_is_ignored(tmp_path: Path) -> None:
