@@ -196,11 +196,11 @@ def _without(node: NodeRender, lost: Mapping[str, str], hub: str) -> NodeRender:
     for resource in node.resources:
         rid = resource.entry.id
         broken = [d for d in resource.entry.dependIds if d in copy.failed or d in copy.skipped]
-        present = any(c.entry.id == rid for c in copy.children)
+        present = any(c.settings.id == rid for c in copy.children)
         if present and rid not in lost and broken and resource.entry.skipOnDependencyFailure:
             copy.skipped[rid] = one_line(
                 f'skipped resource "{rid}" of {where}: dependency "{broken[0]}" failed'
             )
         if rid in lost or rid in copy.skipped:
-            copy.children = [c for c in copy.children if c.entry.id != rid]
+            copy.children = [c for c in copy.children if c.settings.id != rid]
     return copy

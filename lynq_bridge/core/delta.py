@@ -225,7 +225,7 @@ def plan_delta(
         elif changed or stale:
             directory = target.node_dir(name)
             by_path = {
-                f"{directory}/{target.place(c.file, c.depth)}": c.entry.id for c in node.children
+                f"{directory}/{target.place(c.file, c.depth)}": c.settings.id for c in node.children
             }
             plan.updated[name] = sorted(
                 {by_path[p] for p in changed if p in by_path}

@@ -243,12 +243,15 @@ def _assemble(
     resources = {r.entry.id: r for r in node.resources}
     files: dict[str, bytes] = {}  # relative to the node directory
     objects: list[NodeObject] = []
+    entries: list[InventoryEntry] = []
     for child in node.children:
         path = target.place(child.file, child.depth)
         files[path] = child.content
-        objects.append(NodeObject(path, child.depth, child.entry, resources.get(child.entry.id)))
+        made = child.entry  # made on each call: once a child
+        entries.append(made)
+        objects.append(NodeObject(path, child.depth, made, resources.get(made.id)))
     # A withheld object has no file but stays in the inventory, so the reporter judges it.
-    entries = [child.entry for child in node.children] + list(node.withheld.values())
+    entries += node.withheld.values()
     kept: set[str] = set()
     directory = _directory_of(node, committed, target)
     if node.failed or node.skipped:
@@ -388,7 +391,7 @@ def plan_hub(
         elif changed or stale:
             prefix = f"{_directory_of(node, committed, target)}/"
             by_path = {
-                f"{prefix}{target.place(c.file, c.depth)}": c.entry.id for c in node.children
+                f"{prefix}{target.place(c.file, c.depth)}": c.settings.id for c in node.children
             }
             # A file that only moved (a new git.layout) is not a removal.
             moved = {p.removeprefix(prefix) for p in blobs}
