@@ -12,7 +12,7 @@ Pure: reading an existing tree is a callback, writing an object is a callback.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from lynq_bridge.core.paths import UnsafePath, check_path, quote
@@ -159,14 +159,7 @@ def store_directory(files: Mapping[str, bytes], add: AddObject) -> bytes:
     """The binary tree id of a new directory holding ``files`` (relative path -> binary blob
     id, every blob already added), whose trees ``add`` receives. Each path is checked as a
     commit checks the paths it writes (``UnsafePath``): the commit sees only the tree's id."""
-    root: dict[bytes, Any] = {}
-    for path, blob in files.items():
-        *parents, name = _split(check_path(path))
-        folder = root
-        for part in parents:
-            folder = folder.setdefault(part, {})
-        folder[name] = blob
-    return _store_folder(root, add)
+    return _store_folder(_nested((_split(check_path(p)), b) for p, b in files.items()), add)
 
 
 def _store_folder(folder: Mapping[bytes, Any], add: AddObject) -> bytes:
@@ -182,14 +175,18 @@ def _store_folder(folder: Mapping[bytes, Any], add: AddObject) -> bytes:
 def directory_id(files: Mapping[str, str]) -> str:
     """The tree id (hex) Git gives a directory holding ``files`` (relative path -> blob id in
     hex, all plain files), without storing anything."""
-    root: dict[str, Any] = {}
-    for path, blob in files.items():
-        *parents, name = path.split("/")
+    return _folder_id(_nested((p.split("/"), b) for p, b in files.items())).hex()
+
+
+def _nested(files: Iterable[tuple[Sequence[Any], Any]]) -> dict[Any, Any]:
+    """Folders as nested dicts of (path components, file) pairs; a file is a leaf."""
+    root: dict[Any, Any] = {}
+    for (*parents, name), leaf in files:
         folder = root
         for part in parents:
             folder = folder.setdefault(part, {})
-        folder[name] = blob
-    return _folder_id(root).hex()
+        folder[name] = leaf
+    return root
 
 
 def _folder_id(folder: Mapping[str, Any]) -> bytes:
