@@ -198,21 +198,24 @@ def change_one_row(directory: Path, syncer: Syncer, uid: str) -> tuple[float, in
 
 def insert_one_row(directory: Path, syncer: Syncer, uid: str) -> float:
     """INSERT one row (a new tenant) and sync: seconds to a pushed commit."""
-    with sqlite3.connect(directory / "tenants.db") as db:
-        db.execute("INSERT INTO tenants VALUES (?, '1', '', 'basic', 1)", (uid,))
-    db.close()
-    seconds, results = timed(syncer.sync_all)
-    assert results[0].commit and results[0].added == 1, results
-    return float(seconds)
+    statement = "INSERT INTO tenants VALUES (?, '1', '', 'basic', 1)"
+    return _row_then_sync(directory, syncer, statement, uid, "added")
 
 
 def delete_one_row(directory: Path, syncer: Syncer, uid: str) -> float:
     """DELETE one row and sync: seconds to a pushed commit that removes its node."""
+    statement = "DELETE FROM tenants WHERE tenant_id = ?"
+    return _row_then_sync(directory, syncer, statement, uid, "removed")
+
+
+def _row_then_sync(directory: Path, syncer: Syncer, statement: str, uid: str, count: str) -> float:
+    """Run ``statement`` for ``uid`` and sync: seconds to a pushed commit whose result
+    counts one node in ``count`` (added, removed)."""
     with sqlite3.connect(directory / "tenants.db") as db:
-        db.execute("DELETE FROM tenants WHERE tenant_id = ?", (uid,))
+        db.execute(statement, (uid,))
     db.close()
     seconds, results = timed(syncer.sync_all)
-    assert results[0].commit and results[0].removed == 1, results
+    assert results[0].commit and getattr(results[0], count) == 1, results
     return float(seconds)
 
 

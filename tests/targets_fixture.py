@@ -184,6 +184,7 @@ def plan(
         previous_nodes=kw.pop("previous", {}),
         guard=kw.pop("guard", DeletionGuard(25)),
         target=target,
+        **kw,
     )
 
 

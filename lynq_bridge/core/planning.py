@@ -123,9 +123,9 @@ class HubPlan:
         """Every path the plan writes, stored or not (not those in ``trees``)."""
         return [*self.writes, *self.stored]
 
-    def write(self, path: str, content: bytes, blob: str, store: Store | None) -> None:
-        """Write ``content`` (whose blob id is ``blob``) at ``path``: into ``writes``, or, with
-        a ``store``, into the store at once and the id it gives into ``stored``."""
+    def write(self, path: str, content: bytes, store: Store | None) -> None:
+        """Write ``content`` at ``path``: into ``writes``, or, with a ``store``, into the store
+        at once and the id it gives into ``stored``."""
         if store is None:
             self.writes[path] = content
         else:
@@ -384,7 +384,7 @@ def plan_hub(
                 whole.add(directory)
             else:
                 for path in changed:
-                    plan.write(path, files[path][0], blobs[path], store)
+                    plan.write(path, files[path][0], store)
         stale = [p for p in committed if p not in desired and p not in keep]
         if name not in by_node:
             plan.added.append(node)
@@ -468,7 +468,7 @@ def _plan_hub_files(
         desired.add(path)
         blob = blob_id(content)
         if existing.get(path) != blob:
-            plan.write(path, content, blob, store)
+            plan.write(path, content, store)
 
 
 def _listings(prefix: str, paths: Iterable[str]) -> dict[str, bytes]:
@@ -521,7 +521,7 @@ def _plan_inputs(
         desired.add(path)
         blob = blob_id(content)
         if existing.get(path) != blob:
-            plan.write(path, content, blob, store)
+            plan.write(path, content, store)
 
 
 def _new_directory(
@@ -547,11 +547,11 @@ def _store_new_node(
     its engine files one by one (``plan.stored``)."""
     prefix = f"{directory}/"
     inside: dict[str, bytes] = {}
-    for path, (content, blob) in files.items():
+    for path, (content, _blob) in files.items():
         if path.startswith(prefix):
             inside[path[len(prefix) :]] = store(b"blob", content)
         else:
-            plan.write(path, content, blob, store)
+            plan.write(path, content, store)
     plan.trees[directory] = store_directory(inside, store)
     plan.tree_files += len(inside)
 

@@ -12,35 +12,12 @@ from targets_fixture import HUB
 
 from lynq_bridge.core.gittree import build_tree, object_id
 from lynq_bridge.core.inputs import HubListing
-from lynq_bridge.core.layout import Target
 from lynq_bridge.core.planning import (
-    DeletionGuard,
-    HubPlan,
-    Store,
     blob_id,
     node_files,
-    plan_hub,
 )
-from lynq_bridge.core.rendering import HubRender
 from renderers import target_for
 from renderers.plain import PlainTarget
-
-
-def planned(
-    target: Target,
-    render: HubRender,
-    store: Store | None = None,
-    existing: dict[str, str] | None = None,
-) -> HubPlan:
-    return plan_hub(
-        HUB,
-        render,
-        existing or {},
-        previous_nodes={},
-        guard=DeletionGuard(25),
-        target=target,
-        store=store,
-    )
 
 
 class Objects(dict[bytes, bytes]):
@@ -65,9 +42,9 @@ class Objects(dict[bytes, bytes]):
 @pytest.mark.parametrize("layout", ["flat", "sharded"])
 def test_a_stored_plan_hands_over_the_tree_a_plan_writes(name: str, layout: str) -> None:
     target = target_for(fixture.bridge_spec(name, git={**fixture.SPEC["git"], "layout": layout}))
-    expected = planned(target, fixture.render(target, revision="r1"))
+    expected = fixture.plan(target, fixture.render(target, revision="r1"))
     objects = Objects()
-    plan = planned(target, fixture.render(target, revision="r1"), store=objects.add)
+    plan = fixture.plan(target, fixture.render(target, revision="r1"), store=objects.add)
     assert plan.writes == {} and plan.changed and plan.index == expected.index
     # Each new node's directory is one tree; the rest (engine and hub files) one blob each.
     assert sorted(plan.trees) == sorted(target.node_dir(n.name) for n in plan.added)
@@ -88,11 +65,11 @@ def test_a_new_layout_stores_each_node_directory_as_a_tree(name: str) -> None:
     git = {**fixture.SPEC["git"], "layout": "sharded"}
     sharded = target_for(fixture.bridge_spec(name, git=git))
     objects = Objects()
-    before = planned(flat, fixture.render(flat)).writes
+    before = fixture.plan(flat, fixture.render(flat)).writes
     root = objects.tree(writes=before)
     existing = {p: blob_id(c) for p, c in before.items()}
-    expected = planned(sharded, fixture.render(sharded), existing=existing)
-    plan = planned(sharded, fixture.render(sharded), store=objects.add, existing=existing)
+    expected = fixture.plan(sharded, fixture.render(sharded), existing)
+    plan = fixture.plan(sharded, fixture.render(sharded), existing, store=objects.add)
     assert plan.trees and plan.deletes == expected.deletes and plan.updated == expected.updated
     assert objects.tree(
         root, writes={}, stored=plan.stored, trees=plan.trees, deletes=plan.deletes
@@ -103,27 +80,18 @@ def test_a_listed_node_directory_is_not_new_without_its_files() -> None:
     target = PlainTarget()
     render = fixture.render(target)
     listing = HubListing(dict.fromkeys(render.nodes, "0" * 40), {})
-    plan = plan_hub(
-        HUB,
-        render,
-        {},
-        previous_nodes={},
-        guard=DeletionGuard(25),
-        target=target,
-        listing=listing,
-        store=Objects().add,
-    )
+    plan = fixture.plan(target, render, listing=listing, store=Objects().add)
     assert plan.trees == {} and plan.stored
 
 
 def test_a_committed_node_is_stored_file_by_file() -> None:
     target = PlainTarget()
-    first = planned(target, fixture.render(target))
+    first = fixture.plan(target, fixture.render(target))
     existing = {p: blob_id(c) for p, c in first.writes.items()}
     edited = sorted(p for p in first.writes if p.endswith("/lynqnode.yaml"))[0]
     existing[edited] = "0" * 40
     objects = Objects()
-    plan = planned(target, fixture.render(target), store=objects.add, existing=existing)
+    plan = fixture.plan(target, fixture.render(target), existing, store=objects.add)
     assert plan.trees == {} and plan.stored == {edited: object_id(b"blob", first.writes[edited])}
 
 
@@ -131,7 +99,7 @@ def test_a_packed_node_is_rendered_again_rather_than_taken_from_the_cache() -> N
     target = PlainTarget()
     cache: dict[Any, Any] = {}
     first = fixture.render(target, cache=cache)
-    planned(target, first, store=lambda kind, content: b"")
+    fixture.plan(target, first, store=lambda kind, content: b"")
     again = fixture.render(target, cache=cache)
     assert again.nodes.keys() == first.nodes.keys()
     for name, node in again.nodes.items():
@@ -143,7 +111,7 @@ def test_a_packed_node_is_rendered_again_rather_than_taken_from_the_cache() -> N
 def test_a_packed_node_cannot_be_assembled_again() -> None:
     target = PlainTarget()
     render = fixture.render(target)
-    planned(target, render, store=lambda kind, content: b"")
+    fixture.plan(target, render, store=lambda kind, content: b"")
     node = next(iter(render.nodes.values()))
     with pytest.raises(ValueError, match="was packed"):
         node_files(HUB, node, target)
@@ -152,10 +120,10 @@ def test_a_packed_node_cannot_be_assembled_again() -> None:
 def test_memoised_blob_ids_assemble_again_a_file_changed_in_the_branch() -> None:
     target = PlainTarget()
     render = fixture.render(target)
-    first = planned(target, render)  # memoises each node's blob ids
+    first = fixture.plan(target, render)  # memoises each node's blob ids
     assert all(node.assembled for node in render.nodes.values())
     existing = {p: blob_id(c) for p, c in first.writes.items()}
     edited = sorted(p for p in first.writes if p.endswith("/lynqnode.yaml"))[0]
     existing[edited] = "0" * 40
-    again = planned(target, render, existing=existing)
+    again = fixture.plan(target, render, existing)
     assert again.writes == {edited: first.writes[edited]}
