@@ -75,14 +75,16 @@ def settle_conflicts(
     Nodes are copied before they change, so the render cache keeps the plain render."""
     keepers = sorted({*out.blocked_nodes, *held})
     reserved = {file: n for n in keepers for file in objects.get(n, ())}
-    owner: dict[tuple[str, str, str, str], str] = {}
+    # Object file name -> the nodes keeping an object of that file name (one node, unless API
+    # groups differ): a hub's worth of object keys was a first sync's peak of memory, and a
+    # file name is unique within a node, so the node's child of that file is the object kept.
+    owners: dict[str, NodeRender | list[NodeRender]] = {}
     for node in sorted(out.nodes.values(), key=lambda n: (n.uid, n.form)):
         lost: dict[str, str] = {}
         for child in node.children:
-            key = _object_key(child)
-            other = owner.get(key) or reserved.get(child.file)
+            other = _owner(owners, child) or reserved.get(child.file)
             if other is None:
-                owner[key] = node.name
+                _claim(owners, child.file, node)
                 continue
             where = f"node {node.name} (hub {hub}, uid {node.uid})"
             entry = child.entry
@@ -181,6 +183,29 @@ def withhold_foreign(
             copy = _without(node, lost, hub)
             copy.withheld = {**node.withheld, **entries}
             out.nodes[name] = copy
+
+
+def _owner(owners: Mapping[str, NodeRender | list[NodeRender]], child: Child) -> str | None:
+    """The node keeping the object of ``child`` (see ``settle_conflicts``), if any."""
+    found = owners.get(child.file)
+    if found is None:
+        return None
+    key = _object_key(child)
+    for node in found if isinstance(found, list) else (found,):
+        if any(c.file == child.file and _object_key(c) == key for c in node.children):
+            return node.name
+    return None
+
+
+def _claim(owners: dict[str, NodeRender | list[NodeRender]], file: str, node: NodeRender) -> None:
+    """Record that ``node`` keeps its object of the file name ``file``."""
+    found = owners.get(file)
+    if found is None:
+        owners[file] = node
+    elif isinstance(found, list):
+        found.append(node)
+    else:
+        owners[file] = [found, node]
 
 
 def _without(node: NodeRender, lost: Mapping[str, str], hub: str) -> NodeRender:

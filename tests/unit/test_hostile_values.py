@@ -380,6 +380,18 @@ def test_same_kind_and_name_in_another_api_group_is_no_conflict() -> None:
     ]
     out = render(rows, WIDGET_FORM)
     assert not out.nodes["acme-web"].failed and not out.nodes["beta-web"].failed
+    # Both groups' objects have one file name: a third node conflicts with the right one.
+    for third, owner in (("a.example.com/v2", "acme-web"), ("b.example.com/v1", "beta-web")):
+        out = render([*rows, ("gamma", "1", third, None, None)], WIDGET_FORM)
+        assert not out.nodes["acme-web"].failed and not out.nodes["beta-web"].failed
+        assert f"already rendered by node {owner}" in out.nodes["gamma-web"].failed["widget"]
+    third = [
+        ("gamma", "1", "c.example.com/v1", None, None),
+        ("delta", "1", "c.example.com/v1", None, None),
+    ]
+    out = render([*rows, *third], WIDGET_FORM)
+    assert not out.nodes["delta-web"].failed  # the first uid of the two keeps it
+    assert "already rendered by node delta-web" in out.nodes["gamma-web"].failed["widget"]
 
 
 def test_same_kind_and_name_in_another_namespace_is_no_conflict() -> None:
