@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import struct
-import zlib
 from pathlib import Path
 from typing import IO, Final
 
-from lynq_bridge.core.gittree import object_id
+from lynq_bridge.core.gittree import deflate, object_id
 
 TYPES: Final = {b"commit": 1, b"tree": 2, b"blob": 3}
-LEVEL: Final = 1  # zlib level: 3× faster than Git's default 6; git gc repacks at leisure
 
 
 def entry_header(kind: bytes, size: int) -> bytes:
@@ -66,12 +64,13 @@ class PackWriter:
         self._file.write(b"PACK" + struct.pack(">II", 2, 0))
         self._written = ObjectIds()
 
-    def add(self, kind: bytes, content: bytes) -> bytes:
-        """Store one object (once); its binary object id."""
+    def add(self, kind: bytes, content: bytes, deflated: bytes | None = None) -> bytes:
+        """Store one object (once); its binary object id. ``deflated``: ``content`` already
+        compressed (``gittree.deflate``), as a rendered manifest is kept."""
         oid = object_id(kind, content)
         if self._written.add(oid):
             self._file.write(entry_header(kind, len(content)))
-            self._file.write(zlib.compress(content, LEVEL))
+            self._file.write(deflate(content) if deflated is None else deflated)
         return oid
 
     @property

@@ -16,9 +16,9 @@ A node's files include the engine files its target writes beside the node direct
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -81,8 +81,13 @@ class DeletionGuard:
         return removing == existing or removing * 100 > self.max_delete_percent * existing
 
 
-# Takes an object's kind (blob, tree) and content and gives its binary id (see ``plan_hub``).
-Store = Callable[[bytes, bytes], bytes]
+class Store(Protocol):
+    """Takes an object's kind (blob, tree) and content, optionally already compressed as
+    ``gittree.deflate`` does, and gives its binary id (see ``plan_hub``)."""
+
+    def __call__(self, kind: bytes, content: bytes, deflated: bytes | None = None) -> bytes: ...
+
+
 IndexEntry = tuple[str, str, frozenset[str]]  # (input key, digest, object files)
 
 
@@ -199,6 +204,29 @@ def _directory_of(node: NodeRender, committed: Sequence[str], target: Target) ->
             if relative is not None:
                 return path[: len(path) - len(relative) - 1]
     return directory
+
+
+def _claims(render: HubRender, previous_nodes: Mapping[str, bytes]) -> dict[str, str]:
+    """Object file name -> the node rendering it, for the files that a node with render errors
+    may keep from its previous inventory (see ``_assemble``): only they are looked up, so a
+    first sync does not index its hub's worth of children."""
+    wanted: set[str] = set()
+    for name, node in render.nodes.items():
+        if node.failed or node.skipped:
+            old = previous_inventory(previous_nodes.get(name))
+            wanted.update(
+                naming.child_file_name(e.kind, e.namespace, e.name)
+                for rid, e in old.items()
+                if rid in node.failed or rid in node.skipped
+            )
+    if not wanted:
+        return {}
+    return {
+        c.file: name
+        for name, node in render.nodes.items()
+        for c in node.children
+        if c.file in wanted
+    }
 
 
 def _node_files(
@@ -361,7 +389,7 @@ def plan_hub(
     whole: set[str] = set()  # the directories of new nodes, stored as one tree each
     indexed: dict[str, IndexEntry] = {}  # packed nodes' index entries
     keep: set[str] = {p for n in keep_whole for p in by_node[n]}
-    claimed = {c.file: name for name, node in render.nodes.items() for c in node.children}
+    claimed = _claims(render, previous_nodes)
     for name, node in sorted(render.nodes.items()):
         committed = by_node.get(name, ())
         previous = previous_nodes.get(name)
@@ -380,7 +408,12 @@ def plan_hub(
             if files is None:  # memoised blob ids: the contents are assembled again
                 files = _assemble(hub, node, committed, previous, target, claimed)[0]
             if directory is not None and store is not None:
-                _store_new_node(plan, files, directory, store)
+                # The children's manifests go to the store as they were compressed in render.
+                deflated = {
+                    f"{directory}/{target.place(c.file, c.depth)}": c.deflated
+                    for c in node.children
+                }
+                _store_new_node(plan, files, directory, store, deflated)
                 whole.add(directory)
             else:
                 for path in changed:
@@ -541,15 +574,20 @@ def _new_directory(
 
 
 def _store_new_node(
-    plan: HubPlan, files: Mapping[str, tuple[bytes, str]], directory: str, store: Store
+    plan: HubPlan,
+    files: Mapping[str, tuple[bytes, str]],
+    directory: str,
+    store: Store,
+    deflated: Mapping[str, bytes],
 ) -> None:
     """Store the files of a new node: those in its ``directory`` as one tree (``plan.trees``),
-    its engine files one by one (``plan.stored``)."""
+    its engine files one by one (``plan.stored``); ``deflated``: the compressed contents known
+    by path."""
     prefix = f"{directory}/"
     inside: dict[str, bytes] = {}
     for path, (content, _blob) in files.items():
         if path.startswith(prefix):
-            inside[path[len(prefix) :]] = store(b"blob", content)
+            inside[path[len(prefix) :]] = store(b"blob", content, deflated.get(path))
         else:
             plan.write(path, content, store)
     plan.trees[directory] = store_directory(inside, store)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -28,6 +29,7 @@ from lynq_bridge.core.forms import (
     literal_secret_problem,
 )
 from lynq_bridge.core.functions import FILTERS
+from lynq_bridge.core.gittree import deflate
 from lynq_bridge.core.inputs import CommittedInputs
 from lynq_bridge.core.layout import Target
 from lynq_bridge.core.limits import Deadline, active_deadline, object_size_problem
@@ -63,10 +65,12 @@ class Child:
     kind: str
     namespace: str | None
     name: str
-    hash: str
+    digest: bytes  # the SHA-256 of ``content`` (its hex is ``hash``: 113 bytes a child, not 65)
     depth: int
     file: str
-    content: bytes
+    # The manifest compressed as a pack stores it (``content`` gives it back): a hub's worth of
+    # manifests is held from render to plan, and the pack takes this as it is.
+    deflated: bytes
 
     @classmethod
     def of(cls, entry: InventoryEntry, *, depth: int, file: str, content: bytes) -> Child:
@@ -77,11 +81,21 @@ class Child:
             entry.kind,
             entry.namespace,
             entry.name,
-            entry.hash,
+            bytes.fromhex(entry.hash),
             depth,
             file,
-            content,
+            deflate(content),
         )
+
+    @property
+    def content(self) -> bytes:
+        """The manifest's bytes."""
+        return zlib.decompress(self.deflated)
+
+    @property
+    def hash(self) -> str:
+        """The inventory's hash of the object: the hex SHA-256 of its manifest."""
+        return self.digest.hex()
 
     @property
     def entry(self) -> InventoryEntry:
@@ -379,10 +393,10 @@ def _render_node(
                 entry.kind,
                 entry.namespace,
                 entry.name,
-                hashlib.sha256(content).hexdigest(),
+                hashlib.sha256(content).digest(),
                 resource.depth,
                 file,
-                content,
+                deflate(content),
             )
         )
     out.timed_out = deadline is not None and deadline.expired

@@ -4,6 +4,7 @@ and is never taken from the render cache again."""
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import pytest
@@ -21,10 +22,16 @@ from renderers.plain import PlainTarget
 
 
 class Objects(dict[bytes, bytes]):
-    """A store keeping the objects it is given by id."""
+    """A store keeping the objects it is given by id, and how many came compressed (each
+    compressed one must be its content, or the pack would hold a wrong object)."""
 
-    def add(self, kind: bytes, content: bytes) -> bytes:
+    deflated = 0
+
+    def add(self, kind: bytes, content: bytes, deflated: bytes | None = None) -> bytes:
         oid = object_id(kind, content)
+        if deflated is not None:
+            assert zlib.decompress(deflated) == content
+            self.deflated += 1
         self[oid] = content
         return oid
 
@@ -44,11 +51,15 @@ def test_a_stored_plan_hands_over_the_tree_a_plan_writes(name: str, layout: str)
     target = target_for(fixture.bridge_spec(name, git={**fixture.SPEC["git"], "layout": layout}))
     expected = fixture.plan(target, fixture.render(target, revision="r1"))
     objects = Objects()
-    plan = fixture.plan(target, fixture.render(target, revision="r1"), store=objects.add)
+    render = fixture.render(target, revision="r1")
+    children = sum(len(n.children) for n in render.nodes.values())
+    plan = fixture.plan(target, render, store=objects.add)
     assert plan.writes == {} and plan.changed and plan.index == expected.index
     # Each new node's directory is one tree; the rest (engine and hub files) one blob each.
     assert sorted(plan.trees) == sorted(target.node_dir(n.name) for n in plan.added)
     assert len(plan.stored) + plan.tree_files == len(expected.writes)
+    # Every child's manifest reached the store as render compressed it, not compressed again.
+    assert objects.deflated == children > 0
     assert all(expected.writes[p] == objects[b] for p, b in plan.stored.items())
     assert objects.tree(writes={}, stored=plan.stored, trees=plan.trees) == Objects().tree(
         writes=expected.writes
@@ -99,7 +110,7 @@ def test_a_packed_node_is_rendered_again_rather_than_taken_from_the_cache() -> N
     target = PlainTarget()
     cache: dict[Any, Any] = {}
     first = fixture.render(target, cache=cache)
-    fixture.plan(target, first, store=lambda kind, content: b"")
+    fixture.plan(target, first, store=lambda *_: b"")
     again = fixture.render(target, cache=cache)
     assert again.nodes.keys() == first.nodes.keys()
     for name, node in again.nodes.items():
@@ -111,7 +122,7 @@ def test_a_packed_node_is_rendered_again_rather_than_taken_from_the_cache() -> N
 def test_a_packed_node_cannot_be_assembled_again() -> None:
     target = PlainTarget()
     render = fixture.render(target)
-    fixture.plan(target, render, store=lambda kind, content: b"")
+    fixture.plan(target, render, store=lambda *_: b"")
     node = next(iter(render.nodes.values()))
     with pytest.raises(ValueError, match="was packed"):
         node_files(HUB, node, target)
