@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lynq_bridge.config.models import InventoryEntry
+from lynq_bridge.core.inputs import ObjectFiles
 from lynq_bridge.core.paths import one_line
 
 if TYPE_CHECKING:  # rendering imports this module; the types are only annotations here
     from lynq_bridge.core.rendering import Child, HubRender, NodeRender
 
 
-def possible_conflicts(out: HubRender, objects: Mapping[str, frozenset[str]]) -> list[str]:
+def possible_conflicts(out: HubRender, objects: Mapping[str, ObjectFiles]) -> list[str]:
     """The unrendered nodes whose committed object files share a name with an object of a
     rendered or blocked node: they must be rendered so that conflicts are settled on what they
     render.
@@ -61,7 +62,7 @@ def _object_key(entry: InventoryEntry | Child) -> tuple[str, str, str, str]:
 def settle_conflicts(
     out: HubRender,
     hub: str,
-    objects: Mapping[str, frozenset[str]],
+    objects: Mapping[str, ObjectFiles],
     *,
     held: Iterable[str] = (),
 ) -> None:
@@ -124,14 +125,14 @@ class Withheld:
     checked: bool
 
 
-def stuck_claims(out: HubRender, objects: Mapping[str, frozenset[str]]) -> list[Claim]:
+def stuck_claims(out: HubRender, objects: Mapping[str, ObjectFiles]) -> list[Claim]:
     """The ``conflictPolicy: Stuck`` objects of the rendered nodes that have no committed file
     in their node (``objects``: node -> base names of its committed object files), by node and
     resource id. A committed object was applied for the node before, so it is the node's; a
     node the render-input index left unrendered has every object committed."""
     found: list[Claim] = []
     for name in sorted(out.nodes):
-        committed = objects.get(name, frozenset())
+        committed = objects.get(name, ())
         for child in out.nodes[name].children:
             if child.settings.conflictPolicy != "Stuck" or child.file in committed:
                 continue

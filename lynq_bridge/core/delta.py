@@ -26,6 +26,7 @@ from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.inputs import (
     INPUTS_FILE,
     HubListing,
+    ObjectFiles,
     digest_of_files,
     format_inputs,
     index_entries,
@@ -38,7 +39,7 @@ from lynq_bridge.core.planning import DeletionGuard, HubPlan, blob_id, node_file
 from lynq_bridge.core.rendering import NodeRender
 from lynq_bridge.core.rows import Row
 
-IndexEntry = tuple[str, str, frozenset[str]]  # (input key, digest, object files)
+IndexEntry = tuple[str, str, ObjectFiles]  # (input key, digest, object files)
 ReadIndex = Callable[[list[str]], Mapping[str, bytes]]  # index file paths -> their contents
 
 # Above this share of the rows changing, the full path is about as fast and simpler to trust.
@@ -202,7 +203,7 @@ def plan_delta(
         if node.failed or node.skipped or node.withheld or node.timed_out:
             return None
         new = name not in entries
-        own = frozenset() if new else entries[name][2]
+        own = () if new else entries[name][2]
         for child in node.children:
             owner = name if child.file in own else settled.owners.get(child.file, name)
             if owner != name or claimed.setdefault(child.file, name) != name:
@@ -390,9 +391,9 @@ def settle(
             for file in settled.index[name][2]:
                 owners.pop(file, None)
         for name in plan.nodes:
-            before = settled.index[name][2] if name in settled.index else frozenset()
+            before = settled.index[name][2] if name in settled.index else ()
             entry = plan.index[name]
-            for file in before - entry[2]:
+            for file in {*before}.difference(entry[2]):
                 owners.pop(file, None)
             for file in entry[2]:
                 owners[file] = name

@@ -128,7 +128,12 @@ def parse_inputs(content: bytes | None) -> dict[str, tuple[str, str, str]]:
     return entries
 
 
-def index_entries(content: bytes | None) -> dict[str, tuple[str, str, frozenset[str]]]:
+# The base names of a node's object files, sorted: a tuple, since the index of a hub's every
+# node stays in memory (five names cost 80 bytes so, and 472 as a frozenset).
+ObjectFiles = tuple[str, ...]
+
+
+def index_entries(content: bytes | None) -> dict[str, tuple[str, str, ObjectFiles]]:
     """node -> (key, digest, object files) of an index file (``parse_inputs``)."""
     return {
         node: (key, digest, objects_of(files))
@@ -136,9 +141,9 @@ def index_entries(content: bytes | None) -> dict[str, tuple[str, str, frozenset[
     }
 
 
-def objects_of(files: str) -> frozenset[str]:
+def objects_of(files: str) -> ObjectFiles:
     """The object file names of an index line's last field ("-" for none)."""
-    return frozenset(files.split(",")) - {"-"}
+    return tuple(sorted({*files.split(",")} - {"-"}))
 
 
 def node_blobs(existing: Mapping[str, str]) -> dict[str, list[tuple[str, str]]]:
@@ -214,12 +219,12 @@ class CommittedInputs(dict[str, str]):
     def __init__(
         self,
         keys: Mapping[str, str],
-        objects: Mapping[str, frozenset[str]],
+        objects: Mapping[str, ObjectFiles],
         digests: Mapping[str, str] | None = None,
         records: Sequence[str] = (),
     ) -> None:
         super().__init__(keys)
-        self.objects: Mapping[str, frozenset[str]] = objects
+        self.objects: Mapping[str, ObjectFiles] = objects
         self.digests: Mapping[str, str] = digests or {}
         self.records: tuple[str, ...] = tuple(records)
 
@@ -236,18 +241,18 @@ def record_lines_of(index: bytes | None) -> list[str]:
     return lines
 
 
-def object_files(by_node: Mapping[str, Iterable[tuple[str, str]]]) -> dict[str, frozenset[str]]:
+def object_files(by_node: Mapping[str, Iterable[tuple[str, str]]]) -> dict[str, ObjectFiles]:
     """node -> the base names of its object files (not its LynqNode, kustomizations or engine
     files) among its committed (path, blob id) pairs."""
     own = {NODE_FILE, KUSTOMIZATION_FILE}
-    out: dict[str, frozenset[str]] = {}
+    out: dict[str, ObjectFiles] = {}
     for node, pairs in by_node.items():
         names = {
             p.rsplit("/", 1)[-1]
             for p, _ in pairs
             if p.endswith(".yaml") and split_owner(p)[1] is not None
         }
-        out[node] = frozenset(names - own)
+        out[node] = tuple(sorted(names - own))
     return out
 
 
@@ -256,7 +261,7 @@ def trusted_listing(listing: HubListing, index: bytes | None) -> CommittedInputs
     the object files and digests of those nodes (see ``CommittedInputs``)."""
     engine = node_blobs(listing.files)
     keys: dict[str, str] = {}
-    objects: dict[str, frozenset[str]] = {}
+    objects: dict[str, ObjectFiles] = {}
     digests: dict[str, str] = {}
     for node, (key, digest, files) in parse_inputs(index).items():
         tree = listing.nodes.get(node)

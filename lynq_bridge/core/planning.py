@@ -29,6 +29,7 @@ from lynq_bridge.core.gittree import store_directory
 from lynq_bridge.core.inputs import (
     CommittedInputs,
     HubListing,
+    ObjectFiles,
     digest_of_files,
     index_files,
     is_index_file,
@@ -88,7 +89,7 @@ class Store(Protocol):
     def __call__(self, kind: bytes, content: bytes, deflated: bytes | None = None) -> bytes: ...
 
 
-IndexEntry = tuple[str, str, frozenset[str]]  # (input key, digest, object files)
+IndexEntry = tuple[str, str, ObjectFiles]  # (input key, digest, object files)
 
 
 @dataclass
@@ -541,7 +542,7 @@ def _plan_inputs(
     committed = node_blobs(existing)
     for name, key in render.unchanged.items():
         if inputs is not None and name in inputs.digests:
-            entries[name] = (key, inputs.digests[name], inputs.objects.get(name, frozenset()))
+            entries[name] = (key, inputs.digests[name], inputs.objects.get(name, ()))
         elif name in committed:
             pairs = committed[name]
             objects = object_files({name: pairs})[name]

@@ -124,7 +124,7 @@ def test_index_digest_and_parsing_are_exact() -> None:
             ]
         }
     )
-    assert files == {"a-web": frozenset({"deployment_ns_x.yaml"})}
+    assert files == {"a-web": ("deployment_ns_x.yaml",)}
 
 
 def test_a_comment_line_of_three_words_is_not_an_entry() -> None:

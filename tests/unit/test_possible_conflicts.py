@@ -21,7 +21,7 @@ def rendered(name: str, file: str) -> NodeRender:
 def test_an_unrendered_node_sharing_a_file_with_a_rendered_one_is_named() -> None:
     out = HubRender(nodes={"acme-web": rendered("acme-web", SHARED)})
     out.unchanged = {"beta-web": "k1", "gamma-web": "k2"}
-    objects = {"beta-web": frozenset({SHARED}), "gamma-web": frozenset({"other.yaml"})}
+    objects = {"beta-web": (SHARED,), "gamma-web": ("other.yaml",)}
     assert possible_conflicts(out, objects) == ["beta-web"]
 
 
@@ -29,12 +29,12 @@ def test_an_unrendered_node_sharing_a_file_with_a_blocked_one_is_named() -> None
     """A name collision keeps a node's committed files whole; an unrendered node with one of
     its objects must be rendered, so the blocked node keeps the object (see settle_conflicts)."""
     out = HubRender(blocked_nodes={"b-x-web"}, unchanged={"beta-web": "k1"})
-    objects = {"b-x-web": frozenset({SHARED}), "beta-web": frozenset({SHARED})}
+    objects = {"b-x-web": (SHARED,), "beta-web": (SHARED,)}
     assert possible_conflicts(out, objects) == ["beta-web"]
 
 
 def test_two_unrendered_nodes_are_not_compared() -> None:
     """Both are clean in the index of a settled commit: a shared object would have failed one."""
     out = HubRender(unchanged={"acme-web": "k1", "beta-web": "k2"})
-    objects = {"acme-web": frozenset({SHARED}), "beta-web": frozenset({SHARED})}
+    objects = {"acme-web": (SHARED,), "beta-web": (SHARED,)}
     assert possible_conflicts(out, objects) == []

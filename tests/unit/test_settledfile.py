@@ -23,7 +23,7 @@ def settled_hub(records: list[tuple[Any, ...]]) -> tuple[Settled, dict[Any, Any]
     rows = rows_from_records(records, columns=COLUMNS, memo=memo)
     snapshot = SnapshotMemo()
     snapshot_of(rows, snapshot)
-    index = {f"{r.uid}-web": ("k", "d", frozenset({f"{r.uid}.yaml"})) for r in rows}
+    index = {f"{r.uid}-web": ("k", "d", (f"{r.uid}.yaml",)) for r in rows}
     files = {"kustomization.yaml": "0" * 40}
     return Settled("c1", "rev", rows, index, files, len(index)), memo, snapshot
 

@@ -111,9 +111,9 @@ def test_listings_of_a_directory_with_shards() -> None:
 
 
 ENTRIES = {
-    "acme-web": ("k1", "d1", frozenset({"a.yaml"})),
-    "beta-web": ("k2", "d2", frozenset()),
-    "gamma-web": ("k3", "d3", frozenset({"g.yaml", "h.yaml"})),
+    "acme-web": ("k1", "d1", ("a.yaml",)),
+    "beta-web": ("k2", "d2", ()),
+    "gamma-web": ("k3", "d3", ("g.yaml", "h.yaml")),
 }
 RECORDS = ["@rollout web 1 2 3 0\n"]
 
@@ -161,7 +161,7 @@ def test_a_sharded_listing_is_trusted_like_a_flat_one() -> None:
     listing = HubListing.of(files)
     assert list(listing.nodes) == ["acme-web"]
     assert set(listing.files) == {f"argocd/{S}/acme-web.yaml", f"{S}/kustomization.yaml"}
-    assert object_files({"acme-web": files.items()}) == {"acme-web": frozenset({"deployment.yaml"})}
+    assert object_files({"acme-web": files.items()}) == {"acme-web": ("deployment.yaml",)}
     digest = digest_of_files("acme-web", [(p, b) for p, b in files.items() if "acme" in p])
     index = index_files({"acme-web": ("key", digest, ["deployment.yaml"])}, sharded=True)
     whole = joined_index(index[p] for p in index_paths(index))

@@ -71,7 +71,7 @@ def committed(plan_: HubPlan) -> dict[str, str]:
     return {path: blob_id(content) for path, content in plan_.writes.items()}
 
 
-def objects(existing: dict[str, str]) -> dict[str, frozenset[str]]:
+def objects(existing: dict[str, str]) -> dict[str, tuple[str, ...]]:
     return object_files(node_blobs(existing))
 
 
