@@ -34,6 +34,7 @@ from lynq_bridge.config.models import LynqHub
 from lynq_bridge.core.credentials import credential_warnings, strip_credentials
 from lynq_bridge.core.delta import Settled, plan_delta, prepare, row_changes, settle
 from lynq_bridge.core.forms import CompiledForm, compile_forms, fingerprint_of
+from lynq_bridge.core.gittree import Store
 from lynq_bridge.core.inputs import (
     CommittedInputs,
     HubListing,
@@ -55,13 +56,7 @@ from lynq_bridge.core.messages import (
 )
 from lynq_bridge.core.naming import node_name, uid_problem
 from lynq_bridge.core.paths import UnsafePath
-from lynq_bridge.core.planning import (
-    DeletionGuard,
-    HubPlan,
-    Store,
-    history_paths,
-    plan_hub,
-)
+from lynq_bridge.core.planning import DeletionGuard, HubPlan, history_paths, plan_hub
 from lynq_bridge.core.rendering import HubRender, NodeRender, input_key_of, render_hub, render_node
 from lynq_bridge.core.rows import Row, SnapshotMemo, rows_from_records, snapshot_of
 from lynq_bridge.errors import ConfigError, GitConflict, LeaseLost, TemporaryError, UnsafeCommit
@@ -529,43 +524,49 @@ class Syncer:
         for _attempt in range(retries):
             # Planned against the files actually on this head: after a rejected push the new head
             # may hold a hand edit of a node the index called unchanged. Its digest then fails,
-            # so it is rendered (from the cache) and restored in this same sync.
-            listing, committed, existing = self._committed(hub, head.commit, hub_dir)
-            render = render_hub(
-                hub,
-                compiled.forms_of(hub),
-                rows,
-                compiled.target,
-                cache=memo.renders,
-                keys=memo.keys,
-                progress=self.progress,
-                revision=stamp.form_revision,
-                committed=committed,
-                clock=time.monotonic,
-            )
-            result.nodes = render.node_count
-            # Gone nodes and unchanged ones rendered after all (a possible conflict): their files.
-            again = [n for n in listing.nodes if n in committed and n not in render.unchanged]
-            existing.update(
-                self.git.list_nodes(head.commit, hub_dir, again, sharded=compiled.target.sharded)
-            )
-            # maxSkew: nodes whose only change is the form wait for the updated ones to be Ready.
-            rollout = self.rollouts.step(
-                hub,
-                compiled.forms_of(hub),
-                render,
-                revision=stamp.form_revision,
-                committed=committed,
-                existing=existing,
-                commit=head.commit,
-                hub_dir=hub_dir,
-                target=compiled.target,
-            )
-            result.rollout = rollout if rollout.decisions else None
-            # Every attempt: a rejected push's new head may have committed some of the objects.
-            self.claims.withhold(hub, render, existing)
-            # The plan's files go into the commit's pack as they are planned (``stored``).
+            # so it is rendered and restored in this same sync.
+            # Each manifest goes into the commit's pack as it is rendered (``Child.blob``), and
+            # each file the plan writes as it is planned (``HubPlan.stored``).
             with self.git.new_pack() as pack:
+                listing, committed, existing = self._committed(hub, head.commit, hub_dir)
+                render = render_hub(
+                    hub,
+                    compiled.forms_of(hub),
+                    rows,
+                    compiled.target,
+                    cache=memo.renders,
+                    keys=memo.keys,
+                    progress=self.progress,
+                    revision=stamp.form_revision,
+                    committed=committed,
+                    clock=time.monotonic,
+                    store=pack.add,
+                )
+                result.nodes = render.node_count
+                # Gone nodes and unchanged ones rendered after all (a possible conflict): their
+                # files.
+                again = [n for n in listing.nodes if n in committed and n not in render.unchanged]
+                existing.update(
+                    self.git.list_nodes(
+                        head.commit, hub_dir, again, sharded=compiled.target.sharded
+                    )
+                )
+                # maxSkew: nodes whose only change is the form wait for the updated ones to be
+                # Ready.
+                rollout = self.rollouts.step(
+                    hub,
+                    compiled.forms_of(hub),
+                    render,
+                    revision=stamp.form_revision,
+                    committed=committed,
+                    existing=existing,
+                    commit=head.commit,
+                    hub_dir=hub_dir,
+                    target=compiled.target,
+                )
+                result.rollout = rollout if rollout.decisions else None
+                # Every attempt: a rejected push's new head may have committed some of the objects.
+                self.claims.withhold(hub, render, existing)
                 try:
                     plan = plan_with_history(
                         hub,

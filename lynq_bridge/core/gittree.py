@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from lynq_bridge.core.paths import UnsafePath, check_path, quote
 
@@ -25,6 +25,13 @@ FILE_MODE: Final = b"100644"
 Entries = dict[bytes, tuple[bytes, bytes]]  # name -> (mode, 20-byte object id)
 ReadTrees = Callable[[list[str]], list[bytes]]  # object names -> raw tree contents, in order
 AddObject = Callable[[bytes, bytes], bytes]  # (kind, content) -> 20-byte object id
+
+
+class Store(Protocol):
+    """Takes an object's kind (blob, tree) and content, optionally already compressed as
+    ``deflate`` does, and gives its binary id: a sync's pack of new objects."""
+
+    def __call__(self, kind: bytes, content: bytes, deflated: bytes | None = None) -> bytes: ...
 
 
 def object_id(kind: bytes, content: bytes) -> bytes:

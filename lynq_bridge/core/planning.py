@@ -18,14 +18,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
 from lynq_bridge.config.models import InventoryEntry, LynqHub
 from lynq_bridge.core import naming
 from lynq_bridge.core.conflicts import settle_conflicts
-from lynq_bridge.core.gittree import store_directory
+from lynq_bridge.core.gittree import Store, store_directory
 from lynq_bridge.core.inputs import (
     CommittedInputs,
     HubListing,
@@ -82,14 +82,9 @@ class DeletionGuard:
         return removing == existing or removing * 100 > self.max_delete_percent * existing
 
 
-class Store(Protocol):
-    """Takes an object's kind (blob, tree) and content, optionally already compressed as
-    ``gittree.deflate`` does, and gives its binary id (see ``plan_hub``)."""
-
-    def __call__(self, kind: bytes, content: bytes, deflated: bytes | None = None) -> bytes: ...
-
-
 IndexEntry = tuple[str, str, ObjectFiles]  # (input key, digest, object files)
+# A planned file: (content, blob id); no content when it went to the store as it was rendered.
+File = tuple[bytes | None, str]
 
 
 @dataclass
@@ -129,10 +124,14 @@ class HubPlan:
         """Every path the plan writes, stored or not (not those in ``trees``)."""
         return [*self.writes, *self.stored]
 
-    def write(self, path: str, content: bytes, store: Store | None) -> None:
-        """Write ``content`` at ``path``: into ``writes``, or, with a ``store``, into the store
-        at once and the id it gives into ``stored``."""
-        if store is None:
+    def write(self, path: str, file: File, store: Store | None) -> None:
+        """Write ``file`` at ``path``: its content into ``writes``, or, with a ``store``, into
+        the store at once and the id it gives into ``stored``; a file without content is in
+        the store already (a manifest stored as it was rendered, see ``render_hub``)."""
+        content, blob = file
+        if content is None:
+            self.stored[path] = bytes.fromhex(blob)
+        elif store is None:
             self.writes[path] = content
         else:
             self.stored[path] = store(b"blob", content)
@@ -237,7 +236,7 @@ def _node_files(
     previous: bytes | None,
     target: Target,
     claimed: Mapping[str, str],
-) -> tuple[dict[str, str], dict[str, tuple[bytes, str]] | None, set[str]]:
+) -> tuple[dict[str, str], dict[str, File] | None, set[str]]:
     """Blob ids of the files of one node by hub-relative path, the files as (content, blob
     id) when they were assembled now, and the committed paths to keep as they are (see
     ``_assemble``).
@@ -263,19 +262,24 @@ def _assemble(
     previous: bytes | None,
     target: Target,
     claimed: Mapping[str, str],
-) -> tuple[dict[str, tuple[bytes, str]], set[str]]:
+) -> tuple[dict[str, File], set[str]]:
     """Files of one node as (content, blob id) by hub-relative path, and the committed paths to
     keep as they are (``committed``: the node's paths in the branch; ``claimed``: object file
-    name -> the node rendering it, so a kept file never duplicates another node's object)."""
+    name -> the node rendering it, so a kept file never duplicates another node's object).
+    A manifest that went to the store as it was rendered has no content here (None)."""
     if node.packed:
         raise ValueError(f"node {node.name} was packed: its children are gone")
     resources = {r.entry.id: r for r in node.resources}
-    files: dict[str, bytes] = {}  # relative to the node directory
+    files: dict[str, bytes | None] = {}  # relative to the node directory
+    stored: dict[str, bytes] = {}  # relative path -> blob id of a manifest in the store
     objects: list[NodeObject] = []
     entries: list[InventoryEntry] = []
     for child in node.children:
         path = target.place(child.file, child.depth)
-        files[path] = child.content
+        if child.blob is None:
+            files[path] = child.content
+        else:
+            files[path], stored[path] = None, child.blob
         made = child.entry  # made on each call: once a child
         entries.append(made)
         objects.append(NodeObject(path, child.depth, made, resources.get(made.id)))
@@ -311,7 +315,9 @@ def _assemble(
     files[node_path] = lynqnode_manifest(hub, node, entries, target=target, deepest=deepest)
     objects.append(NodeObject(node_path, deepest + 1))
     files.update(directory_kustomizations([*files, *kept]))
-    out = {f"{directory}/{path}": content for path, content in files.items()}
+    out: dict[str, bytes | None] = {
+        f"{directory}/{path}": content for path, content in files.items()
+    }
     layout = NodeLayout(
         hub=hub,
         name=node.name,
@@ -324,7 +330,13 @@ def _assemble(
         if path_owner(path) != node.name or path.split("/", 1)[0] not in target.engine_dirs:
             raise ValueError(f"engine file {path} of node {node.name} is outside its places")
         out[path] = content
-    assembled = {path: (content, blob_id(content)) for path, content in out.items()}
+    prefix = f"{directory}/"
+    assembled: dict[str, File] = {
+        path: (content, blob_id(content))
+        if content is not None
+        else (None, stored[path[len(prefix) :]].hex())
+        for path, content in out.items()
+    }
     return assembled, {f"{directory}/{path}" for path in kept}
 
 
@@ -333,7 +345,12 @@ def node_files(hub: LynqHub, node: NodeRender, target: Target) -> dict[str, tupl
     the hub directory (their blob ids memoised on the node, as ``plan_hub`` does)."""
     if node.failed or node.skipped:
         raise ValueError(f"node {node.name} has render errors: its files depend on the branch")
-    files = _assemble(hub, node, (), None, target, {})[0]
+    assembled = _assemble(hub, node, (), None, target, {})[0]
+    files: dict[str, tuple[bytes, str]] = {}
+    for path, (content, blob) in assembled.items():
+        if content is None:
+            raise ValueError(f"node {node.name} was rendered into a store: {path} is in it")
+        files[path] = (content, blob)
     node.assembled = {path: blob for path, (_content, blob) in files.items()}
     return files
 
@@ -409,16 +426,11 @@ def plan_hub(
             if files is None:  # memoised blob ids: the contents are assembled again
                 files = _assemble(hub, node, committed, previous, target, claimed)[0]
             if directory is not None and store is not None:
-                # The children's manifests go to the store as they were compressed in render.
-                deflated = {
-                    f"{directory}/{target.place(c.file, c.depth)}": c.deflated
-                    for c in node.children
-                }
-                _store_new_node(plan, files, directory, store, deflated)
+                _store_new_node(plan, files, directory, store)
                 whole.add(directory)
             else:
                 for path in changed:
-                    plan.write(path, files[path][0], store)
+                    plan.write(path, files[path], store)
         stale = [p for p in committed if p not in desired and p not in keep]
         if name not in by_node:
             plan.added.append(node)
@@ -502,7 +514,7 @@ def _plan_hub_files(
         desired.add(path)
         blob = blob_id(content)
         if existing.get(path) != blob:
-            plan.write(path, content, store)
+            plan.write(path, (content, blob), store)
 
 
 def _listings(prefix: str, paths: Iterable[str]) -> dict[str, bytes]:
@@ -555,7 +567,7 @@ def _plan_inputs(
         desired.add(path)
         blob = blob_id(content)
         if existing.get(path) != blob:
-            plan.write(path, content, store)
+            plan.write(path, (content, blob), store)
 
 
 def _new_directory(
@@ -574,23 +586,18 @@ def _new_directory(
     return None if any(path.startswith(prefix) for path in committed) else directory
 
 
-def _store_new_node(
-    plan: HubPlan,
-    files: Mapping[str, tuple[bytes, str]],
-    directory: str,
-    store: Store,
-    deflated: Mapping[str, bytes],
-) -> None:
+def _store_new_node(plan: HubPlan, files: Mapping[str, File], directory: str, store: Store) -> None:
     """Store the files of a new node: those in its ``directory`` as one tree (``plan.trees``),
-    its engine files one by one (``plan.stored``); ``deflated``: the compressed contents known
-    by path."""
+    its engine files one by one (``plan.stored``)."""
     prefix = f"{directory}/"
     inside: dict[str, bytes] = {}
-    for path, (content, _blob) in files.items():
-        if path.startswith(prefix):
-            inside[path[len(prefix) :]] = store(b"blob", content, deflated.get(path))
+    for path, (content, blob) in files.items():
+        if not path.startswith(prefix):
+            plan.write(path, (content, blob), store)
+        elif content is None:  # stored as it was rendered
+            inside[path[len(prefix) :]] = bytes.fromhex(blob)
         else:
-            plan.write(path, content, store)
+            inside[path[len(prefix) :]] = store(b"blob", content)
     plan.trees[directory] = store_directory(inside, store)
     plan.tree_files += len(inside)
 

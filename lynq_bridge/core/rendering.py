@@ -8,6 +8,7 @@ variables and never rendered themselves.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import zlib
@@ -29,7 +30,7 @@ from lynq_bridge.core.forms import (
     literal_secret_problem,
 )
 from lynq_bridge.core.functions import FILTERS
-from lynq_bridge.core.gittree import deflate
+from lynq_bridge.core.gittree import Store, deflate
 from lynq_bridge.core.inputs import CommittedInputs
 from lynq_bridge.core.layout import Target
 from lynq_bridge.core.limits import Deadline, active_deadline, object_size_problem
@@ -69,8 +70,10 @@ class Child:
     depth: int
     file: str
     # The manifest compressed as a pack stores it (``content`` gives it back): a hub's worth of
-    # manifests is held from render to plan, and the pack takes this as it is.
+    # manifests is held from render to plan, and the pack takes this as it is. Empty once the
+    # manifest went to a sync's pack as it was rendered (``stored``): then ``blob`` is its id.
     deflated: bytes
+    blob: bytes | None = None
 
     @classmethod
     def of(cls, entry: InventoryEntry, *, depth: int, file: str, content: bytes) -> Child:
@@ -89,8 +92,16 @@ class Child:
 
     @property
     def content(self) -> bytes:
-        """The manifest's bytes."""
+        """The manifest's bytes (not those of a stored child: they are in the pack)."""
+        if self.blob is not None:
+            raise ValueError(f"the manifest of {self.file} went to a pack: only its id is here")
         return zlib.decompress(self.deflated)
+
+    def stored(self, store: Store) -> Child:
+        """This child with its manifest handed to ``store``, keeping only its blob id."""
+        return dataclasses.replace(
+            self, deflated=b"", blob=store(b"blob", self.content, self.deflated)
+        )
 
     @property
     def hash(self) -> str:
@@ -434,6 +445,7 @@ def render_hub(
     committed: Mapping[str, str] | None = None,
     clock: Callable[[], float] | None = None,
     keys: dict[Any, tuple[str, str | None, str]] | None = None,
+    store: Store | None = None,
 ) -> HubRender:
     """Render every (active row × form) of a hub.
 
@@ -454,6 +466,10 @@ def render_hub(
     ``keys`` (kept by the daemon for one hub and one ``revision``) memoises each (row × form)'s
     node name, uid problem and input key, so an unchanged row costs a lookup; it is left
     holding only this render's entries.
+
+    ``store`` (a sync's pack): each manifest goes to it as soon as its node is rendered, and
+    the render keeps its blob id (``Child.blob``), so a hub's manifests are never all in
+    memory. Such a node is never cached: its objects are in a pack that may be dropped.
 
     Two nodes rendering the same object (API group, kind, namespace, name) would stop the hub's
     kustomization from building: the node of the first uid (then form name) keeps it, the other
@@ -508,7 +524,10 @@ def render_hub(
         if node is None or node.packed:
             node = render_node(hub, form, row, target, clock=clock)
         node.input_key = input_key
-        if not node.timed_out:
+        if store is not None:
+            children = [child.stored(store) for child in node.children]
+            node = dataclasses.replace(node, children=children)
+        elif not node.timed_out:
             used[key] = node
         out.nodes[name] = node
 

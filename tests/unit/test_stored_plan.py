@@ -47,19 +47,25 @@ class Objects(dict[bytes, bytes]):
 
 @pytest.mark.parametrize("name", ["plain", "flux", "argocd"])
 @pytest.mark.parametrize("layout", ["flat", "sharded"])
-def test_a_stored_plan_hands_over_the_tree_a_plan_writes(name: str, layout: str) -> None:
+@pytest.mark.parametrize("rendered_into_store", [False, True])
+def test_a_stored_plan_hands_over_the_tree_a_plan_writes(
+    name: str, layout: str, rendered_into_store: bool
+) -> None:
     target = target_for(fixture.bridge_spec(name, git={**fixture.SPEC["git"], "layout": layout}))
     expected = fixture.plan(target, fixture.render(target, revision="r1"))
     objects = Objects()
-    render = fixture.render(target, revision="r1")
-    children = sum(len(n.children) for n in render.nodes.values())
+    # A sync renders into its pack too: each manifest goes to it as its node is rendered.
+    into = {"store": objects.add} if rendered_into_store else {}
+    render = fixture.render(target, revision="r1", **into)
+    children = [c for n in render.nodes.values() for c in n.children]
+    assert children and all((c.blob is not None) == rendered_into_store for c in children)
+    # Compressed once, as render keeps them; the store takes that as it is.
+    assert objects.deflated == (len(children) if rendered_into_store else 0)
     plan = fixture.plan(target, render, store=objects.add)
     assert plan.writes == {} and plan.changed and plan.index == expected.index
     # Each new node's directory is one tree; the rest (engine and hub files) one blob each.
     assert sorted(plan.trees) == sorted(target.node_dir(n.name) for n in plan.added)
     assert len(plan.stored) + plan.tree_files == len(expected.writes)
-    # Every child's manifest reached the store as render compressed it, not compressed again.
-    assert objects.deflated == children > 0
     assert all(expected.writes[p] == objects[b] for p, b in plan.stored.items())
     assert objects.tree(writes={}, stored=plan.stored, trees=plan.trees) == Objects().tree(
         writes=expected.writes
@@ -138,3 +144,29 @@ def test_memoised_blob_ids_assemble_again_a_file_changed_in_the_branch() -> None
     existing[edited] = "0" * 40
     again = fixture.plan(target, render, existing)
     assert again.writes == {edited: first.writes[edited]}
+
+
+def test_a_committed_manifest_rendered_into_the_store_is_written_by_its_id() -> None:
+    target = PlainTarget()
+    first = fixture.plan(target, fixture.render(target))
+    existing = {p: blob_id(c) for p, c in first.writes.items()}
+    edited = sorted(p for p in first.writes if p.startswith("acme-web/deployment_"))[0]
+    existing[edited] = "0" * 40  # edited by hand: the sync writes it back
+    objects = Objects()
+    render = fixture.render(target, store=objects.add)
+    plan = fixture.plan(target, render, existing, store=objects.add)
+    assert plan.trees == {} and plan.stored == {edited: object_id(b"blob", first.writes[edited])}
+    assert objects[plan.stored[edited]] == first.writes[edited]
+
+
+def test_a_node_rendered_into_a_store_is_never_cached_and_has_no_content_to_read() -> None:
+    """Its manifests are in a sync's pack, which is dropped when nothing is committed."""
+    target = PlainTarget()
+    cache: dict[Any, Any] = {}
+    render = fixture.render(target, cache=cache, store=Objects().add)
+    assert cache == {} and render.nodes
+    node = render.nodes["acme-web"]
+    with pytest.raises(ValueError, match="went to a pack"):
+        _ = node.children[0].content
+    with pytest.raises(ValueError, match="rendered into a store"):
+        node_files(HUB, node, target)
