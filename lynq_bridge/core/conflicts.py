@@ -77,15 +77,21 @@ def settle_conflicts(
     keepers = sorted({*out.blocked_nodes, *held})
     reserved = {file: n for n in keepers for file in objects.get(n, ())}
     # Object file name -> the nodes keeping an object of that file name (one node, unless API
-    # groups differ): a hub's worth of object keys was a first sync's peak of memory, and a
-    # file name is unique within a node, so the node's child of that file is the object kept.
+    # groups differ), for the names more than one child has (``_shared``): a map of a hub's
+    # every object was a first sync's peak of memory. A file name is unique within a node, so
+    # the node's child of that file is the object kept.
+    shared = _shared(out.nodes.values())
     owners: dict[str, NodeRender | list[NodeRender]] = {}
     for node in sorted(out.nodes.values(), key=lambda n: (n.uid, n.form)):
         lost: dict[str, str] = {}
         for child in node.children:
-            other = _owner(owners, child) or reserved.get(child.file)
+            if hash(child.file) not in shared:  # no other child has its file name
+                other = reserved.get(child.file)
+            else:
+                other = _owner(owners, child) or reserved.get(child.file)
+                if other is None:
+                    _claim(owners, child.file, node)
             if other is None:
-                _claim(owners, child.file, node)
                 continue
             where = f"node {node.name} (hub {hub}, uid {node.uid})"
             entry = child.entry
@@ -184,6 +190,25 @@ def withhold_foreign(
             copy = _without(node, lost, hub)
             copy.withheld = {**node.withheld, **entries}
             out.nodes[name] = copy
+
+
+def _shared(nodes: Iterable[NodeRender]) -> set[int]:
+    """The hashes of the object file names that more than one child of ``nodes`` has, and a
+    few more (a bitmap of at least 16 bits a child sees each name: two names may share a
+    bit), which ``settle_conflicts`` then compares by their objects."""
+    children = [node.children for node in nodes]
+    bits = max(1 << 10, 1 << (16 * sum(map(len, children))).bit_length())
+    seen = bytearray(bits >> 3)
+    found: set[int] = set()
+    for group in children:
+        for child in group:
+            key = hash(child.file)
+            bit = key & (bits - 1)
+            if seen[bit >> 3] & (1 << (bit & 7)):
+                found.add(key)
+            else:
+                seen[bit >> 3] |= 1 << (bit & 7)
+    return found
 
 
 def _owner(owners: Mapping[str, NodeRender | list[NodeRender]], child: Child) -> str | None:

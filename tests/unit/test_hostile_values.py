@@ -394,6 +394,52 @@ def test_same_kind_and_name_in_another_api_group_is_no_conflict() -> None:
     assert "already rendered by node delta-web" in out.nodes["gamma-web"].failed["widget"]
 
 
+def test_conflicts_are_found_whichever_names_the_bitmap_lets_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the file names more than one child has are compared (``conflicts._shared``, a
+    bitmap that lets a few others through): with every name let through, the outcome is the
+    same; with none, the conflicts would go unseen, so the bitmap is what finds them."""
+    from lynq_bridge.core import conflicts
+
+    rows = [
+        ("acme", "1", "a.example.com/v1", None, None),
+        ("beta", "1", "b.example.com/v1", None, None),
+        ("gamma", "1", "a.example.com/v2", "ns-a", None),
+        ("delta", "1", "a.example.com/v1", None, None),
+    ]
+
+    def outcome() -> dict[str, dict[str, str]]:
+        return {name: node.failed for name, node in render(rows, WIDGET_FORM).nodes.items()}
+
+    found = outcome()
+    assert "already rendered by node acme-web" in found["delta-web"]["widget"]
+    assert [n for n, failed in found.items() if failed] == ["delta-web"]
+    every = lambda nodes: {hash(c.file) for n in nodes for c in n.children}  # noqa: E731
+    monkeypatch.setattr(conflicts, "_shared", every)
+    assert outcome() == found
+    monkeypatch.setattr(conflicts, "_shared", lambda nodes: set())
+    assert not any(outcome().values())
+
+
+def test_the_bitmap_names_every_file_name_more_than_one_child_has() -> None:
+    from lynq_bridge.core.conflicts import _shared
+    from lynq_bridge.core.rendering import Child, InventoryEntry
+
+    entry = InventoryEntry(id="w", apiVersion="v1", kind="Widget", name="x", hash="")
+    files = [f"widget_{i}.yaml" for i in range(5000)]
+    nodes = []
+    for i in range(0, 5000, 5):
+        node = NodeRender(name=f"n{i}", uid=f"n{i}", form="web")
+        # Each node's fifth file is the first one of the node before it.
+        names = [*files[i : i + 4], files[i - 5] if i else files[4]]
+        node.children = [Child.of(entry, depth=0, file=f, content=b"") for f in names]
+        nodes.append(node)
+    twice = {hash(files[i]) for i in range(0, 4995, 5)}  # the last node's first: once
+    found = _shared(nodes)
+    assert twice <= found and len(found) < 2 * len(twice)
+
+
 def test_same_kind_and_name_in_another_namespace_is_no_conflict() -> None:
     rows = [
         ("acme", "1", "a.example.com/v1", "ns-a", None),
