@@ -132,9 +132,9 @@ class Child:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeRender:
-    """The outcome of one (row × form)."""
+    """The outcome of one (row × form) (slots: a hub's worth is held from render to commit)."""
 
     name: str
     uid: str
@@ -354,6 +354,9 @@ def _render_node(
     where = f"node {name} (hub {hub.metadata.name}, uid {row.uid})"
     excluded: set[str] = set()
     files: dict[str, str] = {}
+    # One copy of each rendered string of the node's inventory (a namespace, or a name that
+    # several objects share), as every node's are held until its plan.
+    same: dict[str, str] = {}
     for resource in form.resources:
         rid = resource.entry.id
         if deadline is not None and deadline.expired:
@@ -400,10 +403,12 @@ def _render_node(
         out.children.append(
             Child(
                 resource.entry,
-                entry.apiVersion,
-                entry.kind,
-                entry.namespace,
-                entry.name,
+                same.setdefault(entry.apiVersion, entry.apiVersion),
+                same.setdefault(entry.kind, entry.kind),
+                None
+                if entry.namespace is None
+                else same.setdefault(entry.namespace, entry.namespace),
+                same.setdefault(entry.name, entry.name),
                 hashlib.sha256(content).digest(),
                 resource.depth,
                 file,
@@ -526,7 +531,8 @@ def render_hub(
         node.input_key = input_key
         if store is not None:
             children = [child.stored(store) for child in node.children]
-            node = dataclasses.replace(node, children=children)
+            # ``name``: the key's own string, not a second copy of it
+            node = dataclasses.replace(node, name=name, children=children)
         elif not node.timed_out:
             used[key] = node
         out.nodes[name] = node

@@ -85,7 +85,7 @@ _NON_STRING: Final = re.compile(
     re.IGNORECASE,
 )
 
-_CACHE_MAX_ENTRIES: Final = 1 << 16
+_CACHE_MAX_ENTRIES: Final = 1 << 13  # what repeats across nodes; more only holds memory
 _CACHE_MAX_LEN: Final = 256
 _str_cache: dict[str, str] = {}
 _key_cache: dict[str, str] = {}
