@@ -85,12 +85,13 @@ def settle_conflicts(
     for node in sorted(out.nodes.values(), key=lambda n: (n.uid, n.form)):
         lost: dict[str, str] = {}
         for child in node.children:
-            if hash(child.file) not in shared:  # no other child has its file name
-                other = reserved.get(child.file)
+            file = child.file
+            if hash(file) not in shared:  # no other child has its file name
+                other = reserved.get(file)
             else:
-                other = _owner(owners, child) or reserved.get(child.file)
+                other = _owner(owners, child, file) or reserved.get(file)
                 if other is None:
-                    _claim(owners, child.file, node)
+                    _claim(owners, file, node)
             if other is None:
                 continue
             where = f"node {node.name} (hub {hub}, uid {node.uid})"
@@ -211,14 +212,17 @@ def _shared(nodes: Iterable[NodeRender]) -> set[int]:
     return found
 
 
-def _owner(owners: Mapping[str, NodeRender | list[NodeRender]], child: Child) -> str | None:
-    """The node keeping the object of ``child`` (see ``settle_conflicts``), if any."""
-    found = owners.get(child.file)
+def _owner(
+    owners: Mapping[str, NodeRender | list[NodeRender]], child: Child, file: str
+) -> str | None:
+    """The node keeping the object of ``child``, whose file name is ``file`` (see
+    ``settle_conflicts``), if any."""
+    found = owners.get(file)
     if found is None:
         return None
     key = _object_key(child)
     for node in found if isinstance(found, list) else (found,):
-        if any(c.file == child.file and _object_key(c) == key for c in node.children):
+        if any(c.file == file and _object_key(c) == key for c in node.children):
             return node.name
     return None
 

@@ -426,14 +426,18 @@ def test_the_bitmap_names_every_file_name_more_than_one_child_has() -> None:
     from lynq_bridge.core.conflicts import _shared
     from lynq_bridge.core.rendering import Child, InventoryEntry
 
-    entry = InventoryEntry(id="w", apiVersion="v1", kind="Widget", name="x", hash="")
-    files = [f"widget_{i}.yaml" for i in range(5000)]
+    entries = [
+        InventoryEntry(id="w", apiVersion="v1", kind="Widget", name=f"w{i}", hash="")
+        for i in range(5000)
+    ]
+    files = [f"widget_w{i}.yaml" for i in range(5000)]
     nodes = []
     for i in range(0, 5000, 5):
         node = NodeRender(name=f"n{i}", uid=f"n{i}", form="web")
-        # Each node's fifth file is the first one of the node before it.
-        names = [*files[i : i + 4], files[i - 5] if i else files[4]]
-        node.children = [Child.of(entry, depth=0, file=f, content=b"") for f in names]
+        # Each node's fifth object is the first one of the node before it.
+        mine = [*entries[i : i + 4], entries[i - 5] if i else entries[4]]
+        node.children = [Child.of(e, depth=0, content=b"") for e in mine]
+        assert [c.file for c in node.children][:4] == files[i : i + 4]
         nodes.append(node)
     twice = {hash(files[i]) for i in range(0, 4995, 5)}  # the last node's first: once
     found = _shared(nodes)

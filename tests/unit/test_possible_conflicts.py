@@ -9,17 +9,19 @@ from lynq_bridge.core.rendering import Child, HubRender, NodeRender
 SHARED = "configmap_apps_shared.yaml"
 
 
-def rendered(name: str, file: str) -> NodeRender:
+def rendered(name: str) -> NodeRender:
+    """A node rendering the ConfigMap apps/shared, whose file is ``SHARED``."""
     entry = InventoryEntry(
         id="cm", apiVersion="v1", kind="ConfigMap", namespace="apps", name="shared", hash=""
     )
     node = NodeRender(name=name, uid=name.split("-", maxsplit=1)[0], form="web")
-    node.children.append(Child.of(entry, depth=0, file=file, content=b""))
+    node.children.append(Child.of(entry, depth=0, content=b""))
+    assert node.children[0].file == SHARED
     return node
 
 
 def test_an_unrendered_node_sharing_a_file_with_a_rendered_one_is_named() -> None:
-    out = HubRender(nodes={"acme-web": rendered("acme-web", SHARED)})
+    out = HubRender(nodes={"acme-web": rendered("acme-web")})
     out.unchanged = {"beta-web": "k1", "gamma-web": "k2"}
     objects = {"beta-web": (SHARED,), "gamma-web": ("other.yaml",)}
     assert possible_conflicts(out, objects) == ["beta-web"]

@@ -129,7 +129,7 @@ def test_inventory_entries_equal_validated_ones_and_stay_copyable() -> None:
     assert copied.hash == "x" and entries[1].hash != "x"
     assert entries[1].model_fields_set == set(InventoryEntry.model_fields)
     # A child built from an entry gives that entry back.
-    assert all(Child.of(e, depth=0, file="f", content=b"").entry == e for e in entries)
+    assert all(Child.of(e, depth=0, content=b"").entry == e for e in entries)
 
 
 def test_rendering_twice_gives_identical_bytes() -> None:
