@@ -18,17 +18,20 @@ head is still the commit it names and the form revision is the same (``Syncer._s
 its records are used only for the same columns, and turn into the same rows as converting them
 would. A file that is missing, truncated, of another version or whose checksum fails is
 ignored: the full path runs. ``marshal`` reads 100,000 rows in about 40 ms; the checksum comes
-first, so only what this module wrote is ever decoded.
+first, so only what this module wrote is ever decoded. The fields are marshalled and written one
+by one (the checksum last, in its place at the head), so the file is never whole in memory: at
+100,000 rows it is 20 MB, written when the sync's memory is at its peak.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import marshal
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,8 @@ from lynq_bridge.core.rows import Row, SnapshotMemo, rows_of
 log = logging.getLogger("lynq_bridge.sync")
 
 DIRECTORY = "settled"  # in the work directory, beside the mirror
-MAGIC = b"lynq-bridge settled 2 "
+MAGIC = b"lynq-bridge settled 3 "
+FIELDS = 10  # version, hub, commit, revision, count, names, values, files, records, parts
 
 
 @dataclass
@@ -81,38 +85,40 @@ def save(
     """Write ``settled`` for ``hub`` (atomically: a reader sees the old file or the new one),
     with each row's ``records`` and snapshot ``parts`` when given. A failure is logged and
     ignored: the next process takes the full path."""
-    names = settled.rows[0].names if settled.rows else ()
-    state = [
-        __version__,
-        hub,
-        settled.commit,
-        settled.revision,
-        settled.count,
-        names,
-        [row.values for row in settled.rows],
-        settled.files,
-        None if records is None else list(records),
-        None if parts is None else list(parts),
-    ]
-    try:
-        payload = marshal.dumps(state)
-    except ValueError:  # a driver value marshal cannot keep: the rows are converted next time
-        state[8] = None
-        payload = marshal.dumps(state)
-    header = MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n"
     partial = path.with_name(f"{path.name}.new")
+    digest = hashlib.sha256()
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # The rows' values are the database's: readable by the bridge's user alone.
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as out:
-            out.write(header)
-            out.write(payload)
+            out.write(MAGIC + b"0" * digest.digest_size * 2 + b"\n")  # the checksum's place
+            for field in _fields(hub, settled, records, parts):
+                digest.update(field)
+                out.write(field)
+            out.seek(len(MAGIC))
+            out.write(digest.hexdigest().encode())
         os.replace(partial, path)
     except OSError as exc:
         log.warning("cannot keep the state of hub %s in %s: %s", hub, path, exc)
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
+
+
+def _fields(
+    hub: str, settled: Settled, records: Sequence[Any] | None, parts: Sequence[str] | None
+) -> Iterator[bytes]:
+    """The ``FIELDS`` of the file, each marshalled on its own."""
+    names = settled.rows[0].names if settled.rows else ()
+    for value in (__version__, hub, settled.commit, settled.revision, settled.count, names):
+        yield marshal.dumps(value)
+    yield marshal.dumps([row.values for row in settled.rows])
+    yield marshal.dumps(settled.files)
+    try:
+        yield marshal.dumps(None if records is None else list(records))
+    except ValueError:  # a driver value marshal cannot keep: the rows are converted next time
+        yield marshal.dumps(None)
+    yield marshal.dumps(None if parts is None else list(parts))
 
 
 def load(path: Path, hub: str) -> Kept | None:
@@ -127,9 +133,11 @@ def load(path: Path, hub: str) -> Kept | None:
             log.info("ignoring the kept state of hub %s in %s: it is damaged", hub, path)
         return None
     try:
-        version, owner, commit, revision, count, names, values, files, records, parts = (
-            marshal.loads(payload)
-        )
+        stream = io.BytesIO(payload)
+        fields = [marshal.load(stream) for _ in range(FIELDS)]
+        if stream.read(1):
+            return None  # more than this version writes
+        version, owner, commit, revision, count, names, values, files, records, parts = fields
         if (version, owner) != (__version__, hub):
             return None
         rows = rows_of(values, names)

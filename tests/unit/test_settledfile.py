@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import marshal
 import os
 from pathlib import Path
@@ -125,17 +126,19 @@ def test_a_damaged_foreign_or_missing_state_is_ignored(tmp_path: Path) -> None:
     assert settledfile.load(path, "h") is None
     path.write_bytes(data[: len(data) // 2])
     assert settledfile.load(path, "h") is None
-    state = marshal.loads(data.split(b"\n", 1)[1])
-    assert settledfile.load(rewritten(path, state), "h") is not None
+    stream = io.BytesIO(data.split(b"\n", 1)[1])
+    state = [marshal.load(stream) for _ in range(settledfile.FIELDS)]
+    assert not stream.read() and settledfile.load(rewritten(path, state), "h") is not None
     assert settledfile.load(rewritten(path, ["0.0.0-old", *state[1:]]), "h") is None
     assert settledfile.load(rewritten(path, [*state[:8], ["one record"], None]), "h") is None
     assert settledfile.load(rewritten(path, [*state[:9], ["one text"]]), "h") is None
     assert settledfile.load(rewritten(path, state[:9]), "h") is None
+    assert settledfile.load(rewritten(path, [*state, None]), "h") is None
 
 
 def rewritten(path: Path, state: list[Any]) -> Path:
     """``path`` holding ``state`` with a valid checksum: only its content can refuse it."""
-    payload = marshal.dumps(state)
+    payload = b"".join(marshal.dumps(field) for field in state)
     path.write_bytes(
         settledfile.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
     )
