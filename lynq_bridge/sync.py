@@ -92,14 +92,14 @@ class HubResult:
 @dataclass
 class HubMemo:
     """What a daemon keeps of one hub between syncs for one form revision: the rows of the
-    records it read, each (row × form)'s node name and input key, and the renders of the
-    rows it rendered (see ``rows_from_records`` and ``render_hub``)."""
+    records it read and each (row × form)'s node name and input key (see ``rows_from_records``
+    and ``render_hub``). Not the renders: a sync renders into its commit's pack, which holds
+    the manifests (the render-input index is what spares unchanged rows their render)."""
 
     revision: str
     rows: dict[Any, Row | None] = field(default_factory=dict)
     snapshot: SnapshotMemo = field(default_factory=SnapshotMemo)
     keys: dict[Any, tuple[str, str | None, str]] = field(default_factory=dict)
-    renders: dict[Any, NodeRender] = field(default_factory=dict)
 
 
 def hub_key(hub: LynqHub) -> str:
@@ -196,7 +196,7 @@ class Syncer:
         self.notifier = Notifier(spec)
         self.claims = ClaimCheck(spec)  # conflictPolicy Stuck: looks before committing
         self.rollouts = Rollouts(spec, self.git)  # maxSkew: holds nodes back (core.rollout)
-        # Per hub: (form revision, render cache) so the daemon re-renders only changed rows.
+        # Per hub and form revision: the rows and node keys of the last sync (``HubMemo``).
         self._caches: dict[str, HubMemo] = {}
         # Per hub: (commit, its listing, its trusted index) as this syncer left the branch.
         self._known: dict[str, tuple[str, HubListing, CommittedInputs]] = {}
@@ -534,7 +534,6 @@ class Syncer:
                     compiled.forms_of(hub),
                     rows,
                     compiled.target,
-                    cache=memo.renders,
                     keys=memo.keys,
                     progress=self.progress,
                     revision=stamp.form_revision,

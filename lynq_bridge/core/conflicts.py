@@ -5,7 +5,7 @@ kustomization from building, blocking every tenant. The node of the first uid (t
 keeps the object; the other node's resource becomes a conflict error and its dependents are
 skipped per ``skipOnDependencyFailure``. Nodes the render-input index kept unrendered still own
 their committed objects: ``possible_conflicts`` names those that share a file name with another
-node, so they are rendered and the outcome never depends on what was cached.
+node, so they are rendered and the outcome never depends on which nodes were rendered.
 
 Conflicts with the cluster: Argo CD and Flux apply with force, so an object committed for a node
 is taken over even when someone else made it. With cluster access the sync looks up the
@@ -71,9 +71,9 @@ def settle_conflicts(
     removals the deletion guard holds), becomes a failed resource of its node, and its
     dependents are skipped per ``skipOnDependencyFailure``.
 
-    The outcome depends only on what the nodes render, not on which were cached: every
-    unrendered node that may share an object was rendered first (``possible_conflicts``).
-    Nodes are copied before they change, so the render cache keeps the plain render."""
+    The outcome depends only on what the nodes render, not on which were left unrendered:
+    every unrendered node that may share an object was rendered first (``possible_conflicts``).
+    Nodes are copied before they change."""
     keepers = sorted({*out.blocked_nodes, *held})
     reserved = {file: n for n in keepers for file in objects.get(n, ())}
     # Object file name -> the nodes keeping an object of that file name (one node, unless API
@@ -156,7 +156,7 @@ def withhold_foreign(
     """Fail each child that ``withheld`` names (by node and resource id): its file is not
     committed, its dependents are skipped per ``skipOnDependencyFailure``, and its inventory
     entry stays in the node's LynqNode (``NodeRender.withheld``) so the reporter reports the
-    conflict. Nodes are copied before they change, so the render cache keeps the plain render.
+    conflict. Nodes are copied before they change.
     """
     by_node: dict[str, dict[str, Withheld]] = {}
     for (name, rid), withholding in withheld.items():

@@ -242,9 +242,8 @@ def _node_files(
     ``_assemble``).
 
     A node without errors always assembles to the same files, so their blob ids are memoised
-    on the node (not their contents: a hub's worth of them would stay in memory with the
-    daemon's render cache); the daemon's render cache then makes an unchanged node cost
-    nothing to plan, and a node whose files changed in the branch is assembled again.
+    on the node (not their contents); a node whose files changed in the branch is assembled
+    again.
     """
     if not (node.failed or node.skipped) and node.assembled is not None:
         return node.assembled, None, set()

@@ -66,7 +66,7 @@ class Child:
     kind: str
     namespace: str | None
     name: str
-    digest: bytes  # the SHA-256 of ``content`` (its hex is ``hash``: 113 bytes a child, not 65)
+    digest: bytes  # the SHA-256 of ``content``: 65 bytes in memory, 113 as hex (``hash``)
     depth: int
     # The manifest compressed as a pack stores it (``content`` gives it back): a hub's worth of
     # manifests is held from render to plan, and the pack takes this as it is. Empty once the
@@ -156,10 +156,9 @@ class NodeRender:
     assembled: dict[str, str] | None = None
     # what the node was rendered from (revision, form, row values); recorded in its LynqNode
     input_key: str = ""
-    timed_out: bool = False  # the render ran out of time: never cached, tried again next sync
+    timed_out: bool = False  # the render ran out of time: tried again next sync
     # Its files went into a sync's pack as they were planned and its children and blob ids
-    # were let go (``planning.plan_hub`` with a store), so it is never taken from the render
-    # cache again (see ``render_hub``).
+    # were let go (``planning.plan_hub`` with a store), so it cannot be planned again.
     packed: bool = False
 
     @property
@@ -447,7 +446,6 @@ def render_hub(
     rows: Sequence[Row],
     target: Target,
     *,
-    cache: dict[Any, NodeRender] | None = None,
     progress: Callable[[int, int], None] | None = None,
     revision: str = "",
     committed: Mapping[str, str] | None = None,
@@ -458,10 +456,7 @@ def render_hub(
     """Render every (active row × form) of a hub.
 
     Unusable uids, duplicate uids and colliding node names are per-row errors that leave the
-    other rows untouched. ``cache`` (kept by the daemon between syncs of one hub and one form
-    revision) maps a row's values and a form's fingerprint to its previous render, so unchanged
-    rows are not re-rendered; it is left holding only the entries this render used.
-    ``progress(done, total)`` is called every few hundred nodes.
+    other rows untouched. ``progress(done, total)`` is called every few hundred nodes.
 
     With a ``revision`` (everything besides the rows that the output depends on), each node
     gets an ``input_key``; a node whose key equals the one ``committed`` holds for it (from the
@@ -477,7 +472,7 @@ def render_hub(
 
     ``store`` (a sync's pack): each manifest goes to it as soon as its node is rendered, and
     the render keeps its blob id (``Child.blob``), so a hub's manifests are never all in
-    memory. Such a node is never cached: its objects are in a pack that may be dropped.
+    memory.
 
     Two nodes rendering the same object (API group, kind, namespace, name) would stop the hub's
     kustomization from building: the node of the first uid (then form name) keeps it, the other
@@ -523,21 +518,13 @@ def render_hub(
         keys.update(known)
     by_uid = {row.uid: row for row in unique}
     by_form = {form.name: form for form in forms}
-    used: dict[Any, NodeRender] = {}
 
     def render(name: str, uid: str, form_name: str, input_key: str) -> None:
-        row, form = by_uid[uid], by_form[form_name]
-        key = (form.fingerprint, row.values)
-        node = cache.get(key) if cache is not None else None
-        if node is None or node.packed:
-            node = render_node(hub, form, row, target, clock=clock)
+        node = render_node(hub, by_form[form_name], by_uid[uid], target, clock=clock)
         node.input_key = input_key
+        node.name = name  # the key's own string, not a second copy of it
         if store is not None:
-            children = [child.stored(store) for child in node.children]
-            # ``name``: the key's own string, not a second copy of it
-            node = dataclasses.replace(node, name=name, children=children)
-        elif not node.timed_out:
-            used[key] = node
+            node.children = [child.stored(store) for child in node.children]
         out.nodes[name] = node
 
     for done, (name, pairs) in enumerate(sorted(owners.items()), start=1):
@@ -561,9 +548,6 @@ def render_hub(
         uid, form_name = owners[name][0]
         render(name, uid, form_name, out.unchanged.pop(name))
     settle_conflicts(out, hub_name, objects)
-    if cache is not None:
-        cache.clear()
-        cache.update(used)
     if progress is not None:
         progress(len(owners), len(owners))
     return out

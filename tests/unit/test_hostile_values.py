@@ -246,14 +246,6 @@ def test_object_of_two_nodes_goes_to_the_first_uid_and_the_other_is_a_conflict()
     ]
 
 
-def test_conflict_does_not_change_the_render_cache() -> None:
-    cache: dict[Any, NodeRender] = {}
-    both = [("beta", "1", None, None, None), ("acme", "1", None, None, None)]
-    render(both, SHARED_FORM, cache=cache)
-    alone = render([("beta", "1", None, None, None)], SHARED_FORM, cache=cache)
-    assert not alone.nodes["beta-web"].failed
-
-
 def test_conflict_outcome_is_the_same_whether_or_not_the_loser_was_cached() -> None:
     """beta was committed alone (unchanged, not re-rendered); acme arrives and takes the object
     because its uid is first: the tree equals a fresh render of both rows."""
@@ -561,14 +553,6 @@ def test_conflict_after_an_unshared_child_fails_it_and_skips_its_dependents_tran
     assert sorted(c.entry.id for c in out.nodes["acme-web"].children) == [
         "after", "free", "later", "own", "shared", "space",
     ]  # fmt: skip
-
-
-def test_conflict_leaves_the_cached_render_untouched() -> None:
-    cache: dict[Any, NodeRender] = {}
-    rows = [("acme", "1", None, None, None), ("beta", "1", None, None, None)]
-    render(rows, ORDERED_FORM, cache=cache)
-    (cached,) = [n for n in cache.values() if n.uid == "beta"]
-    assert not cached.failed and not cached.skipped and len(cached.children) == 6
 
 
 def test_node_blocked_by_a_name_collision_keeps_its_committed_objects() -> None:

@@ -112,19 +112,6 @@ def test_a_committed_node_is_stored_file_by_file() -> None:
     assert plan.trees == {} and plan.stored == {edited: object_id(b"blob", first.writes[edited])}
 
 
-def test_a_packed_node_is_rendered_again_rather_than_taken_from_the_cache() -> None:
-    target = PlainTarget()
-    cache: dict[Any, Any] = {}
-    first = fixture.render(target, cache=cache)
-    fixture.plan(target, first, store=lambda *_: b"")
-    again = fixture.render(target, cache=cache)
-    assert again.nodes.keys() == first.nodes.keys()
-    for name, node in again.nodes.items():
-        assert node is not first.nodes[name] and node.children and not node.packed
-    # Unpacked, the cached render is the one taken.
-    assert all(fixture.render(target, cache=cache).nodes[n] is again.nodes[n] for n in again.nodes)
-
-
 def test_a_packed_node_cannot_be_assembled_again() -> None:
     target = PlainTarget()
     render = fixture.render(target)
@@ -159,12 +146,11 @@ def test_a_committed_manifest_rendered_into_the_store_is_written_by_its_id() -> 
     assert objects[plan.stored[edited]] == first.writes[edited]
 
 
-def test_a_node_rendered_into_a_store_is_never_cached_and_has_no_content_to_read() -> None:
+def test_a_node_rendered_into_a_store_has_no_content_to_read() -> None:
     """Its manifests are in a sync's pack, which is dropped when nothing is committed."""
     target = PlainTarget()
-    cache: dict[Any, Any] = {}
-    render = fixture.render(target, cache=cache, store=Objects().add)
-    assert cache == {} and render.nodes
+    render = fixture.render(target, store=Objects().add)
+    assert render.nodes
     node = render.nodes["acme-web"]
     with pytest.raises(ValueError, match="went to a pack"):
         _ = node.children[0].content

@@ -8,7 +8,6 @@ import itertools
 import time
 import tracemalloc
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import targets_fixture as fixture
@@ -19,7 +18,7 @@ from lynq_bridge.config.models import LynqForm
 from lynq_bridge.core import functions, limits
 from lynq_bridge.core.forms import CompiledForm, compile_form
 from lynq_bridge.core.planning import DeletionGuard, plan_hub
-from lynq_bridge.core.rendering import HubRender, NodeRender, render_hub, render_node
+from lynq_bridge.core.rendering import HubRender, render_hub, render_node
 from lynq_bridge.core.templating import TemplateEngine, TemplateError
 from renderers import target_for
 
@@ -273,23 +272,21 @@ def test_without_a_clock_time_is_not_limited() -> None:
     assert len(node.children) == 3
 
 
-def test_each_node_gets_its_own_deadline_and_a_timed_out_node_is_not_cached() -> None:
+def test_each_node_gets_its_own_deadline() -> None:
     # The clock reads 100 s once the first node (uid order: acme) has started, then 0 again.
     readings = iter([0.0, 100.0, 100.0])
-    cache: dict[Any, NodeRender] = {}
     records = [("acme", "1", "", "pro", ""), ("beta", "1", "", "pro", "")]
     render_ = render_hub(
         HUB,
         [form(CONFIG_MAP)],
         rows(records),
         TARGET,
-        cache=cache,
         clock=lambda: next(readings, 0.0),
     )
     acme, beta = render_.nodes["acme-web"], render_.nodes["beta-web"]
     assert "rendering the node took longer than 2 s" in acme.failed["settings"]
     assert beta.failed == {} and len(beta.children) == 1
-    assert [node.name for node in cache.values()] == ["beta-web"]
+    assert acme.timed_out and not beta.timed_out
 
 
 # --- memory stays proportional to a large value ---------------------------------------------
