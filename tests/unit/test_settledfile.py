@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import marshal
 import os
 from pathlib import Path
@@ -126,19 +125,28 @@ def test_a_damaged_foreign_or_missing_state_is_ignored(tmp_path: Path) -> None:
     assert settledfile.load(path, "h") is None
     path.write_bytes(data[: len(data) // 2])
     assert settledfile.load(path, "h") is None
-    stream = io.BytesIO(data.split(b"\n", 1)[1])
-    state = [marshal.load(stream) for _ in range(settledfile.FIELDS)]
-    assert not stream.read() and settledfile.load(rewritten(path, state), "h") is not None
+    state = list(settledfile._split(data.split(b"\n", 1)[1]))
+    assert len(state) == settledfile.FIELDS
+    assert settledfile.load(rewritten(path, state), "h") is not None
     assert settledfile.load(rewritten(path, ["0.0.0-old", *state[1:]]), "h") is None
     assert settledfile.load(rewritten(path, [*state[:8], ["one record"], None]), "h") is None
     assert settledfile.load(rewritten(path, [*state[:9], ["one text"]]), "h") is None
     assert settledfile.load(rewritten(path, state[:9]), "h") is None
     assert settledfile.load(rewritten(path, [*state, None]), "h") is None
+    # The last field's length runs past the end, under a valid checksum.
+    fields = [marshal.dumps(field) for field in state]
+    last = (len(fields[-1]) + 1).to_bytes(8, "big") + fields[-1]
+    payload = b"".join(len(f).to_bytes(8, "big") + f for f in fields[:-1]) + last
+    path.write_bytes(
+        settledfile.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    )
+    assert settledfile.load(path, "h") is None
 
 
 def rewritten(path: Path, state: list[Any]) -> Path:
     """``path`` holding ``state`` with a valid checksum: only its content can refuse it."""
-    payload = b"".join(marshal.dumps(field) for field in state)
+    fields = [marshal.dumps(field) for field in state]
+    payload = b"".join(len(field).to_bytes(8, "big") + field for field in fields)
     path.write_bytes(
         settledfile.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
     )
