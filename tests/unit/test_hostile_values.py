@@ -572,6 +572,11 @@ def test_node_blocked_by_a_name_collision_keeps_its_committed_objects() -> None:
     out = render_hub(fixture.HUB, two_forms, rows, TARGET, committed=inputs)
     assert "a-b-web" in out.blocked_nodes
     assert out.nodes["c-web"].failed["shared"].endswith("already rendered by node a-b-web")
+    # On a first sync the blocked node has nothing committed: it keeps nothing, and the first
+    # uid of the others keeps the object.
+    out = render_hub(fixture.HUB, two_forms, rows, TARGET)
+    assert "a-b-web" in out.blocked_nodes and not out.nodes["a-web"].failed
+    assert out.nodes["c-web"].failed["shared"].endswith("already rendered by node a-web")
 
 
 def test_unusable_constant_value_names_no_column() -> None:
