@@ -86,6 +86,7 @@ def served(tmp_path: Path) -> Any:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # ``git daemon`` runs ``git-daemon`` as its child: kill both
     )
     try:
         deadline = time.monotonic() + 10
@@ -99,7 +100,7 @@ def served(tmp_path: Path) -> Any:
                 time.sleep(0.05)
         yield f"git://127.0.0.1:{port}"
     finally:
-        daemon.kill()
+        os.killpg(daemon.pid, signal.SIGKILL)
         daemon.wait()
 
 
