@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lynq_bridge import __version__
+from lynq_bridge import __version__, collector
 from lynq_bridge.adapters import settledfile
 from lynq_bridge.adapters.database import Datasources
 from lynq_bridge.adapters.filetree import DirectoryTree
@@ -486,6 +486,8 @@ class Syncer:
         except (TemporaryError, UnsafeCommit) as exc:
             # An unsafe commit was built but never pushed: this hub fails, the others go on.
             result.failure = str(exc)
+        finally:
+            collector.thaw()  # what the pass read is the collector's again
         result.seconds = time.monotonic() - started
         _log_result(result)
         if result.rollout is not None and result.failure is None:
@@ -498,12 +500,13 @@ class Syncer:
 
     def _sync(self, hub: LynqHub, result: HubResult) -> None:
         compiled = self.compiled
-        query, records = self.datasources.fetch_records(hub)
-        result.rows = len(records)
-        revision = compiled.revision_of(hub)
-        memo = self._cache(hub, revision)
-        self._restore(hub, memo, query.variables)
-        rows = rows_from_records(records, columns=query.variables, memo=memo.rows)
+        with collector.reading():  # the rows and kept state live until the pass ends
+            query, records = self.datasources.fetch_records(hub)
+            result.rows = len(records)
+            revision = compiled.revision_of(hub)
+            memo = self._cache(hub, revision)
+            self._restore(hub, memo, query.variables)
+            rows = rows_from_records(records, columns=query.variables, memo=memo.rows)
         stamp = Stamp(hub_key(hub), revision, snapshot_of(rows, memo.snapshot))
         hub_dir = compiled.hub_dir(hub)
         head = self.git.fetch_head()

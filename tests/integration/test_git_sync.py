@@ -667,3 +667,44 @@ def test_a_remote_head_this_mirror_has_is_not_fetched_again_nor_checked_twice(
         assert store.read_files(second or "", ["README.md"]) == {"README.md": b"hello\n"}
     finally:
         store.close()
+
+
+def test_the_collector_is_paused_for_the_reads_and_back_after_the_pass(
+    bridge: Bridge, monkeypatch: Any
+) -> None:
+    import gc
+
+    from lynq_bridge.adapters import settledfile
+    from lynq_bridge.config.loading import load_config
+    from lynq_bridge.errors import TemporaryError
+    from lynq_bridge.sync import Syncer
+
+    assert bridge.sync() == 0  # leaves the state a new process restores
+    paused: dict[str, bool] = {}
+    syncer = Syncer(load_config(bridge.config))
+    query, restore = syncer.datasources.fetch_records, settledfile.load
+
+    def fetch(hub: Any) -> Any:
+        paused["query"] = not gc.isenabled()
+        return query(hub)
+
+    def load(*args: Any) -> Any:
+        paused["state"] = not gc.isenabled()
+        return restore(*args)
+
+    monkeypatch.setattr(syncer.datasources, "fetch_records", fetch)
+    monkeypatch.setattr(settledfile, "load", load)
+    try:
+        (result,) = syncer.sync_all()
+        assert paused == {"query": True, "state": True} and not result.failure
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+
+        def unreachable(hub: Any) -> Any:
+            raise TemporaryError("database unreachable")
+
+        monkeypatch.setattr(syncer.datasources, "fetch_records", unreachable)
+        (result,) = syncer.sync_all()
+        assert result.failure == "database unreachable"
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    finally:
+        syncer.close()
