@@ -128,22 +128,31 @@ def floor(files: dict[str, bytes], directory: Path) -> float:
     return time.perf_counter() - start
 
 
-# The sync process as ``python -c``: it writes its own peak RSS (VmHWM, kB) to stderr at exit.
+# The sync process as ``python -c``: it writes its own peak RSS (VmHWM, kB) and the seconds its
+# garbage collector ran to stderr at exit.
 OWN_PEAK = """
-import atexit, sys
+import atexit, gc, sys, time
+collecting = [0.0, 0.0]
+def collected(phase, info):
+    if phase == "start":
+        collecting[1] = time.perf_counter()
+    else:
+        collecting[0] += time.perf_counter() - collecting[1]
+gc.callbacks.append(collected)
 def peak():
     with open("/proc/self/status") as status:
         kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
-    print(f"VmHWM {kb}", file=sys.stderr)
+    print(f"GC {collecting[0]:.6f} VmHWM {kb}", file=sys.stderr)
 atexit.register(peak)
 from lynq_bridge.cli import main
 raise SystemExit(main())
 """
 
 
-def sync_process(config_dir: Path) -> tuple[float, float, float, str]:
+def sync_process(config_dir: Path) -> tuple[float, float, float, str, float]:
     """``lynq-bridge sync --once`` as its own process: (seconds, its own peak RSS in MB, the
-    peak RSS in MB of it or of any process it ran, its last line).
+    peak RSS in MB of it or of any process it ran, its last line, the seconds its garbage
+    collector ran).
 
     The second peak is what ``wait4`` reports: the largest of the process and the git commands
     it waited for (with a local remote, the remote's ``receive-pack`` too); the floor's
@@ -164,8 +173,9 @@ def sync_process(config_dir: Path) -> tuple[float, float, float, str]:
         stdout, stderr = out.read(), err.read()
     if child.returncode != 0:
         raise SystemExit(f"sync --once failed ({child.returncode}): {stderr[-2000:]}")
-    own = int(stderr.rpartition("VmHWM ")[2].split()[0]) / 1024
-    return seconds, own, usage.ru_maxrss / 1024, stdout.strip().splitlines()[-1]
+    collected, _, kb = stderr.rpartition("GC ")[2].split()[:3]
+    last = stdout.strip().splitlines()[-1]
+    return seconds, int(kb) / 1024, usage.ru_maxrss / 1024, last, float(collected)
 
 
 def update_row(directory: Path, uid: str) -> None:
@@ -219,18 +229,20 @@ def _row_then_sync(directory: Path, syncer: Syncer, statement: str, uid: str, co
     return float(seconds)
 
 
-def fresh_figures(directory: Path, config_dir: Path, uids: list[str]) -> list[tuple[float, float]]:
+def fresh_figures(
+    directory: Path, config_dir: Path, uids: list[str]
+) -> list[tuple[float, float, float]]:
     """One changed row each, synced by a new ``sync --once`` process: (total seconds, the
-    remote's receive-pack seconds) each."""
+    remote's receive-pack seconds, the process's garbage collection seconds) each."""
     trace = directory / "trace2.json"
     out = []
     os.environ["GIT_TRACE2_EVENT"] = str(trace)
     try:
         for uid in uids:
             update_row(directory, uid)
-            total, _, _, line = sync_process(config_dir)
+            total, _, _, line, collected = sync_process(config_dir)
             assert "updated 1" in line, line
-            out.append((total, remote_seconds(trace)))
+            out.append((total, remote_seconds(trace), collected))
     finally:
         del os.environ["GIT_TRACE2_EVENT"]
     return out
@@ -260,11 +272,19 @@ def remote_seconds(trace: Path) -> float:
     return seconds
 
 
-def daemon_figures(directory: Path, daemon: Syncer, runs: int) -> list[tuple[float, float]]:
-    """One-row changes in a warm daemon: (total seconds, bridge seconds) each, the bridge's
-    being the total without the query and without the remote's receive-pack."""
+def daemon_figures(directory: Path, daemon: Syncer, runs: int) -> list[tuple[float, float, float]]:
+    """One-row changes in a warm daemon: (total seconds, bridge seconds, garbage collection
+    seconds) each, the bridge's being the total without the query and without the remote's
+    receive-pack."""
     real = daemon.datasources.fetch_records
     spent: list[float] = []
+    collecting = [0.0, 0.0]  # seconds so far, start of the collection under way
+
+    def collected(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            collecting[1] = time.perf_counter()
+        else:
+            collecting[0] += time.perf_counter() - collecting[1]
 
     def query(hub: Any) -> Any:
         started = time.perf_counter()
@@ -277,12 +297,15 @@ def daemon_figures(directory: Path, daemon: Syncer, runs: int) -> list[tuple[flo
     trace = directory / "trace2.json"
     os.environ["GIT_TRACE2_EVENT"] = str(trace)
     out = []
+    gc.callbacks.append(collected)
     try:
         for i in range(runs):
             spent.clear()
+            collecting[0] = 0.0
             total, _ = change_one_row(directory, daemon, f"t0006{i}")
-            out.append((total, total - sum(spent) - remote_seconds(trace)))
+            out.append((total, total - sum(spent) - remote_seconds(trace), collecting[0]))
     finally:
+        gc.callbacks.remove(collected)
         del os.environ["GIT_TRACE2_EVENT"]
         daemon.datasources.fetch_records = real  # type: ignore[method-assign]
     return out
@@ -338,7 +361,7 @@ def main() -> None:
         config_dir = directory / "config"
         if load_config(config_dir).bridge.spec.git.layout != args.layout:
             (config_dir / "lynq-bridge.yaml").write_text(bridge_config(args.layout))
-            switch_s, switch_rss, switch_all, line = sync_process(config_dir)
+            switch_s, switch_rss, switch_all, line, _ = sync_process(config_dir)
             print(
                 f"layout switch sync --once (process): {switch_s:.3f} s, "
                 f"peak RSS {switch_rss:.0f} MB (with its git commands {switch_all:.0f} MB)"
@@ -351,14 +374,14 @@ def main() -> None:
         config = load_config(config_dir)
         query_s, floor_s = in_process_figures(config, sources, directory, args)
         gc.collect()
-        first_s, first_rss, first_all, line = sync_process(config_dir)
+        first_s, first_rss, first_all, line, _ = sync_process(config_dir)
         print(
             f"first sync --once (process): {first_s:.3f} s, peak RSS {first_rss:.0f} MB (with "
             f"its git commands {first_all:.0f} MB); floor (write files + git add -A + commit): "
             f"{floor_s:.3f} s; ratio {first_s / floor_s:.2f}"
         )
         print(f"  {line}")
-    nochange_p, _, _, _ = sync_process(config_dir)
+    nochange_p, _, _, _, _ = sync_process(config_dir)
     print(f"no-change sync --once (process): {nochange_p:.3f} s")
 
     syncer = Syncer(config)  # fresh state, as a new `sync --once` process has
@@ -372,12 +395,13 @@ def main() -> None:
 
     fresh = sorted(fresh_figures(directory, config_dir, [f"t0004{i}" for i in range(1, 6)]))
     starting = sorted(import_seconds() for _ in range(3))[1]
-    total, remote = fresh[2]
+    total, remote, collected = fresh[2]
     print(
         f"one changed row, fresh `sync --once` process: median {total:.3f} s of 5 "
-        f"({', '.join(f'{t:.3f}' for t, _ in fresh)}); of the median: remote receive-pack "
+        f"({', '.join(f'{t:.3f}' for t, _, _ in fresh)}); of the median: remote receive-pack "
         f"{remote:.3f} s, query (in this process) {query_s:.3f} s, Python start and imports "
-        f"{starting:.3f} s, the rest {total - remote - query_s - starting:.3f} s"
+        f"{starting:.3f} s, the rest {total - remote - query_s - starting:.3f} s (of which "
+        f"garbage collection {collected:.3f} s)"
     )
     one_s, changed = change_one_row(directory, Syncer(config), "t00042")
     print(
@@ -392,11 +416,13 @@ def main() -> None:
         f"({', '.join(f'{r:.3f}' for r in runs)})"
     )
     split = daemon_figures(directory, daemon, 5)
-    bridge = sorted(b for _, b in split)
+    bridge = sorted(b for _, b, _ in split)
+    collections = sorted(c for _, _, c in split)
     print(
         f"  the bridge's work (without the query and the remote's receive-pack), 5 more: "
         f"median {bridge[2] * 1000:.0f} ms ({', '.join(f'{b * 1000:.0f}' for b in bridge)}) of "
-        f"{sorted(t for t, _ in split)[2]:.3f} s"
+        f"{sorted(t for t, _, _ in split)[2]:.3f} s; garbage collection (all of the pass): "
+        f"median {collections[2] * 1000:.0f} ms"
     )
     run = int(time.time())  # new uids in every run on the same --dir
     inserts = sorted(insert_one_row(directory, daemon, f"new{run}{i}") for i in range(3))
@@ -410,7 +436,7 @@ def main() -> None:
     with sqlite3.connect(directory / "tenants.db") as db:
         db.execute("DELETE FROM tenants WHERE tenant_id = ?", (f"new{run}2",))
     db.close()
-    gone_s, _, _, line = sync_process(config_dir)
+    gone_s, _, _, line, _ = sync_process(config_dir)
     assert "removed 1" in line, line
     print(f"one deleted row, fresh `sync --once` process: {gone_s:.3f} s")
 
