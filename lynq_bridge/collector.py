@@ -3,9 +3,9 @@
 A pass reads its hub's rows (the query's records and the rows made of them) and, in a new
 process, the state the last one kept (``adapters.settledfile``): at 100,000 rows, several hundred
 thousand tuples, lists and dicts, all of which live until the pass ends. The collector counts each
-new container and now and then walks every one it tracks: five full collections during those
-reads, 0.22–0.29 s of a 2.2 s one-row ``sync --once`` at 100,000 rows (bench/README.md). None of
-it is garbage.
+new container and now and then walks every one it tracks: four full collections during those
+reads, 0.2–0.3 s of a one-row ``sync --once`` of about 2 s at 100,000 rows, and as much of a
+daemon's pass (bench/README.md). None of it is garbage.
 
 So ``reading()`` pauses the collector while a pass reads, then freezes (``gc.freeze``) what
 exists, which later collections skip, and ``thaw()``, at the end of the pass, hands it back to the
