@@ -1,7 +1,8 @@
 """Read a hub's rows through SQLAlchemy: MySQL (PyMySQL), PostgreSQL (psycopg 3), SQLite.
 
 One engine per datasource is kept for the life of the process, so connections are pooled and
-reused across syncs. A read is one ``SELECT`` of the mapped columns ordered by uid; it runs in
+reused across syncs. A read is one ``SELECT`` of the mapped columns ordered by uid, written by
+SQLAlchemy and fetched with the pooled connection's DBAPI cursor (``_fetch_all``); it runs in
 autocommit mode and closes its connection, so no transaction stays open between syncs. Every
 driver or SQL failure becomes :class:`SourceUnavailable` naming the hub and the cause, with the
 password masked.
@@ -106,6 +107,20 @@ def connect_args(source: MySQLSource | PostgreSQLSource | SQLiteSource) -> dict[
     return {"timeout": CONNECT_TIMEOUT_SECONDS}
 
 
+def _fetch_all(connection: sa.Connection, sql: str) -> list[Sequence[object]]:
+    """Every row of ``sql`` as the driver returns it (tuples), from the pooled connection's own
+    DBAPI cursor: SQLAlchemy's rows, turned back into tuples, took half of a 100,000-row read
+    (0.22 s against 0.11 s from SQLite). Its columns are untyped, so SQLAlchemy would not have
+    converted a value; the driver's errors are caught with SQLAlchemy's."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+        records: list[Sequence[object]] = list(cursor.fetchall())  # PyMySQL gives a tuple
+    finally:
+        cursor.close()
+    return records
+
+
 class Datasources:
     """The pooled engines of every hub, created on first use."""
 
@@ -135,13 +150,12 @@ class Datasources:
         query = Query.of(hub)
         where = f"hub {hub.metadata.namespace}/{hub.metadata.name}"
         engine = self._engine(hub)
+        # The statement has no parameters (identifiers only), so its text runs as it is.
+        sql = str(query.statement().compile(dialect=engine.dialect))
         try:
             with engine.connect() as connection:
-                # .all() fetches in one call: a third faster than iterating at 10,000 rows
-                records: list[Sequence[object]] = [
-                    tuple(r) for r in connection.execute(query.statement()).all()
-                ]
-        except SQLAlchemyError as exc:
+                records = _fetch_all(connection, sql)
+        except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
             shown = engine.url.render_as_string(hide_password=True)
             cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise SourceUnavailable(
