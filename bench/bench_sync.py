@@ -6,7 +6,8 @@
 
 Prints, on this machine:
 - render: core render + plan of every row (seconds, rows/s), and ``render --out`` end to end;
-- first ``sync --once`` as a process against an empty bare remote (seconds, peak RSS), and the
+- first ``sync --once`` as a process against an empty bare remote (seconds, its peak RSS and
+  that of the largest git command it ran, which adds about 30 ms a git command), and the
   "floor" measured in the same run: writing the same files and ``git add -A && git commit`` in a
   fresh work tree; the ratio;
 - a no-change ``sync --once`` (fresh process state, so nothing is cached in memory): total and
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
@@ -149,33 +150,73 @@ raise SystemExit(main())
 """
 
 
-def sync_process(config_dir: Path) -> tuple[float, float, float, str, float]:
-    """``lynq-bridge sync --once`` as its own process: (seconds, its own peak RSS in MB, the
-    peak RSS in MB of it or of any process it ran, its last line, the seconds its garbage
-    collector ran).
+# A ``git`` first on the sync process's PATH that runs the real one and logs its peak RSS. A
+# command's ``wait4`` figure must come from a small parent: a process started by ``vfork`` or
+# ``fork`` keeps the high-water mark of its parent's memory through ``exec`` (the kernel's
+# ``maxrss``), so ``wait4`` on the sync process, started by this large benchmark process,
+# reported this process's peak, not the git commands' (1.1 GB at 100,000 rows in session 6).
+GIT_PEAK = """#!{python}
+import os, sys
+pid = os.posix_spawn({git!r}, [{git!r}, *sys.argv[1:]], os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open({log!r}, "a") as log:
+    print(usage.ru_maxrss, *sys.argv[1:3], file=log)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
-    The second peak is what ``wait4`` reports: the largest of the process and the git commands
-    it waited for (with a local remote, the remote's ``receive-pack`` too); the floor's
-    ``git add -A`` is not among them."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+
+class Run(NamedTuple):
+    """A ``sync --once`` process, as ``sync_process`` measured it."""
+
+    seconds: float
+    peak_mb: float  # its own VmHWM
+    line: str  # its last line of output
+    collected: float  # seconds its garbage collector ran
+    git_mb: float = 0.0  # the largest peak RSS of a git command it ran (with ``git_peaks``)
+    git_command: str = ""  # which: its first two arguments
+
+
+def sync_process(config_dir: Path, *, git_peaks: bool = False) -> Run:
+    """``lynq-bridge sync --once`` as its own process. With ``git_peaks``, each git command it
+    runs is measured too (``GIT_PEAK``): a git command's peak includes the commands it waited
+    for (a push's ``pack-objects``, and with a local remote its ``receive-pack``)."""
+    env = dict(os.environ)
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.TemporaryDirectory() as shim,
+    ):
+        log = Path(shim) / "peaks"
+        if git_peaks:
+            real = shutil.which("git")
+            assert real, "git is not on PATH"
+            (Path(shim) / "git").write_text(
+                GIT_PEAK.format(python=sys.executable, git=real, log=str(log))
+            )
+            (Path(shim) / "git").chmod(0o755)
+            env["PATH"] = f"{shim}{os.pathsep}{env['PATH']}"
         start = time.perf_counter()
-        child = subprocess.Popen(
+        child = subprocess.run(
             [sys.executable, "-c", OWN_PEAK, "sync", "--once", "--config", str(config_dir)],
             stdout=out,
             stderr=err,
             text=True,
+            env=env,
+            check=False,
         )
-        _pid, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
+        peaks = (
+            [line.split(maxsplit=1) for line in log.read_text().splitlines()] if git_peaks else []
+        )
     if child.returncode != 0:
         raise SystemExit(f"sync --once failed ({child.returncode}): {stderr[-2000:]}")
     collected, _, kb = stderr.rpartition("GC ")[2].split()[:3]
+    git_kb, git_command = max(((int(k), c) for k, c in peaks), default=(0, ""))
     last = stdout.strip().splitlines()[-1]
-    return seconds, int(kb) / 1024, usage.ru_maxrss / 1024, last, float(collected)
+    return Run(seconds, int(kb) / 1024, last, float(collected), git_kb / 1024, git_command)
 
 
 def update_row(directory: Path, uid: str) -> None:
@@ -240,9 +281,9 @@ def fresh_figures(
     try:
         for uid in uids:
             update_row(directory, uid)
-            total, _, _, line, collected = sync_process(config_dir)
-            assert "updated 1" in line, line
-            out.append((total, remote_seconds(trace), collected))
+            run = sync_process(config_dir)
+            assert "updated 1" in run.line, run.line
+            out.append((run.seconds, remote_seconds(trace), run.collected))
     finally:
         del os.environ["GIT_TRACE2_EVENT"]
     return out
@@ -361,12 +402,13 @@ def main() -> None:
         config_dir = directory / "config"
         if load_config(config_dir).bridge.spec.git.layout != args.layout:
             (config_dir / "lynq-bridge.yaml").write_text(bridge_config(args.layout))
-            switch_s, switch_rss, switch_all, line, _ = sync_process(config_dir)
+            switch = sync_process(config_dir, git_peaks=True)
             print(
-                f"layout switch sync --once (process): {switch_s:.3f} s, "
-                f"peak RSS {switch_rss:.0f} MB (with its git commands {switch_all:.0f} MB)"
+                f"layout switch sync --once (process): {switch.seconds:.3f} s, peak RSS "
+                f"{switch.peak_mb:.0f} MB; its largest git command {switch.git_mb:.0f} MB "
+                f"(git {switch.git_command})"
             )
-            print(f"  {line}")
+            print(f"  {switch.line}")
         config = load_config(config_dir)
         query_s, _ = timed(lambda: sources.fetch_records(config.hubs[0]))
     else:
@@ -374,15 +416,15 @@ def main() -> None:
         config = load_config(config_dir)
         query_s, floor_s = in_process_figures(config, sources, directory, args)
         gc.collect()
-        first_s, first_rss, first_all, line, _ = sync_process(config_dir)
+        first = sync_process(config_dir, git_peaks=True)
         print(
-            f"first sync --once (process): {first_s:.3f} s, peak RSS {first_rss:.0f} MB (with "
-            f"its git commands {first_all:.0f} MB); floor (write files + git add -A + commit): "
-            f"{floor_s:.3f} s; ratio {first_s / floor_s:.2f}"
+            f"first sync --once (process): {first.seconds:.3f} s, peak RSS {first.peak_mb:.0f} "
+            f"MB; its largest git command {first.git_mb:.0f} MB (git {first.git_command}); "
+            f"floor (write files + git add -A + commit): {floor_s:.3f} s; ratio "
+            f"{first.seconds / floor_s:.2f}"
         )
-        print(f"  {line}")
-    nochange_p, _, _, _, _ = sync_process(config_dir)
-    print(f"no-change sync --once (process): {nochange_p:.3f} s")
+        print(f"  {first.line}")
+    print(f"no-change sync --once (process): {sync_process(config_dir).seconds:.3f} s")
 
     syncer = Syncer(config)  # fresh state, as a new `sync --once` process has
     nochange_s, results = timed(syncer.sync_all)
@@ -436,9 +478,9 @@ def main() -> None:
     with sqlite3.connect(directory / "tenants.db") as db:
         db.execute("DELETE FROM tenants WHERE tenant_id = ?", (f"new{run}2",))
     db.close()
-    gone_s, _, _, line, _ = sync_process(config_dir)
-    assert "removed 1" in line, line
-    print(f"one deleted row, fresh `sync --once` process: {gone_s:.3f} s")
+    gone = sync_process(config_dir)
+    assert "removed 1" in gone.line, gone.line
+    print(f"one deleted row, fresh `sync --once` process: {gone.seconds:.3f} s")
 
     sources.dispose()
     if not args.dir:
