@@ -152,9 +152,9 @@ raise SystemExit(main())
 
 # A ``git`` first on the sync process's PATH that runs the real one and logs its peak RSS. A
 # command's ``wait4`` figure must come from a small parent: a process started by ``vfork`` or
-# ``fork`` keeps the high-water mark of its parent's memory through ``exec`` (the kernel's
-# ``maxrss``), so ``wait4`` on the sync process, started by this large benchmark process,
-# reported this process's peak, not the git commands' (1.1 GB at 100,000 rows in session 6).
+# ``fork`` begins in its parent's memory map, whose peak Linux keeps in its ``maxrss`` at
+# ``exec``, so ``wait4`` on the sync process, started by this large benchmark process, reported
+# this process's memory, not the git commands' (1.1 GB at 100,000 rows in session 6).
 GIT_PEAK = """#!{python}
 import os, sys
 pid = os.posix_spawn({git!r}, [{git!r}, *sys.argv[1:]], os.environ)
