@@ -134,19 +134,18 @@ def test_a_damaged_foreign_or_missing_state_is_ignored(tmp_path: Path) -> None:
     assert settledfile.load(rewritten(path, state[:9]), "h") is None
     assert settledfile.load(rewritten(path, [*state, None]), "h") is None
     # The last field's length runs past the end, under a valid checksum.
+    assert settledfile.load(rewritten(path, state, overrun=1), "h") is None
+
+
+def rewritten(path: Path, state: list[Any], *, overrun: int = 0) -> Path:
+    """``path`` holding ``state`` with a valid checksum: only its content can refuse it.
+    ``overrun``: the last field's length claims that many bytes more than the field has."""
     fields = [marshal.dumps(field) for field in state]
-    last = (len(fields[-1]) + 1).to_bytes(8, "big") + fields[-1]
-    payload = b"".join(len(f).to_bytes(8, "big") + f for f in fields[:-1]) + last
-    path.write_bytes(
-        settledfile.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    sizes = [len(field) for field in fields]
+    sizes[-1] += overrun
+    payload = b"".join(
+        size.to_bytes(8, "big") + field for size, field in zip(sizes, fields, strict=True)
     )
-    assert settledfile.load(path, "h") is None
-
-
-def rewritten(path: Path, state: list[Any]) -> Path:
-    """``path`` holding ``state`` with a valid checksum: only its content can refuse it."""
-    fields = [marshal.dumps(field) for field in state]
-    payload = b"".join(len(field).to_bytes(8, "big") + field for field in fields)
     path.write_bytes(
         settledfile.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
     )
